@@ -1,0 +1,135 @@
+"""Reading and writing arrays safely: `.npy`, `file.npz:key`, and `-` for stdin/stdout.
+
+Pickles are always refused; outputs are written atomically (temporary file + rename) and
+never onto one of the inputs, so a failed run leaves no partial file and loses nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+STDIO = "-"
+
+
+def _split_npz_key(spec: str) -> tuple[str, str | None]:
+    # "features.npz:p3" names one array of an archive; a plain path may not end in .npz:KEY
+    head, sep, key = spec.rpartition(":")
+    if sep and head.lower().endswith(".npz") and key:
+        return head, key
+    return spec, None
+
+
+def _read_stdin() -> io.BytesIO:
+    # np.load needs a seekable file; a pipe is not one, so read it whole.
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise InputError("stdin is empty: expected a .npy array")
+    return io.BytesIO(data)
+
+
+def _describe_load_error(name: str, exc: Exception) -> str:
+    text = str(exc)
+    if "allow_pickle" in text or "pickle" in text.lower():
+        return f"{name}: holds pickled Python objects; refusing to load it (only plain numeric .npy arrays)"
+    if isinstance(exc, EOFError) or "reshape" in text or "read" in text.lower() or "truncated" in text:
+        return f"{name}: truncated or damaged .npy file ({text.splitlines()[0] if text else type(exc).__name__})"
+    return f"{name}: not a readable .npy file ({text.splitlines()[0] if text else type(exc).__name__})"
+
+
+def _load_from(source, name: str, key: str | None, mmap: bool) -> np.ndarray:
+    try:
+        loaded = np.load(source, allow_pickle=False, mmap_mode="r" if mmap else None)
+    except (ValueError, EOFError, OSError) as exc:
+        raise InputError(_describe_load_error(name, exc)) from None
+    if isinstance(loaded, np.lib.npyio.NpzFile):
+        with loaded:
+            if key is None:
+                if len(loaded.files) != 1:
+                    raise InputError(f"{name}: an .npz archive holds {', '.join(loaded.files)}; name one as {name}:KEY")
+                key = loaded.files[0]
+            if key not in loaded.files:
+                raise InputError(f"{name}: no array {key!r} in the archive (it holds {', '.join(loaded.files)})")
+            try:
+                return loaded[key]
+            except (ValueError, EOFError, OSError) as exc:
+                raise InputError(_describe_load_error(f"{name}:{key}", exc)) from None
+    if key is not None:
+        raise InputError(f"{name}: is a .npy file, not an .npz archive; drop ':{key}'")
+    return loaded
+
+
+def load_array(spec: str, what: str = "array", *, mmap: bool = False) -> np.ndarray:
+    """Load `spec` (a path, `path.npz:key`, or `-` for stdin) with pickles refused.
+
+    `mmap` maps plain `.npy` files read-only instead of reading them, for arrays larger than memory.
+    """
+    if spec == STDIO:
+        return _load_from(_read_stdin(), f"{what} (stdin)", None, False)
+    path, key = _split_npz_key(spec)
+    if not os.path.exists(path):
+        raise InputError(f"{what}: no such file: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"{what}: {path} is a directory, not a .npy file")
+    array = _load_from(path, path, key, mmap and key is None)
+    if array.dtype.hasobject:
+        raise InputError(f"{path}: holds Python objects; refusing to load it")
+    return array
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def check_output_path(out: str, inputs: list[str]) -> None:
+    """Refuse an output that would overwrite an input, or binary data on a terminal."""
+    if out == STDIO:
+        if sys.stdout.isatty():
+            raise InputError("refusing to write a binary .npy array to a terminal; pipe it or give -o FILE")
+        return
+    for spec in inputs:
+        if spec != STDIO and os.path.exists(out) and _same_file(out, _split_npz_key(spec)[0]):
+            raise InputError(f"output {out} is also an input; choose another output path")
+    parent = Path(out).resolve().parent
+    if not parent.is_dir():
+        raise InputError(f"output directory does not exist: {parent}")
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.asarray(array), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def save_array(out: str, array: np.ndarray, inputs: list[str] = ()) -> None:
+    """Write `array` as .npy to `out` (`-`: stdout) atomically; never over one of `inputs`."""
+    check_output_path(out, list(inputs))
+    if out == STDIO:
+        sys.stdout.buffer.write(npy_bytes(array))
+        sys.stdout.buffer.flush()
+        return
+    write_atomically(out, lambda f: np.save(f, np.asarray(array), allow_pickle=False))
+
+
+def write_atomically(out: str, write) -> None:
+    """Call `write(file)` on a temporary file beside `out`, then rename it into place."""
+    target = Path(out)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.resolve().parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

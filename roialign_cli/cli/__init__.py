@@ -1,0 +1,19 @@
+"""The `roialign` command line. Commands only parse and print; the work lives in the library.
+
+Subcommand modules import NumPy inside their functions, so `roialign --help` and
+`roialign presets` start without it.
+"""
+
+import click
+
+from .. import __version__
+from .pool import pool
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="roialign")
+def main():
+    """RoIAlign, reproducible across Caffe, PyTorch, ONNX Runtime, TensorRT, OpenVINO and TensorFlow."""
+
+
+main.add_command(pool)

@@ -1,0 +1,82 @@
+"""What every command shares: one-line errors with exit code 2, consoles, number parsing."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+
+from ..errors import RoiAlignError
+
+
+class UserError(click.ClickException):
+    """A problem with the user's input: printed as one line, exit code 2."""
+
+    exit_code = 2
+
+
+def reports_errors(command):
+    """Turn the library's user errors into one-line CLI errors (never a traceback)."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except RoiAlignError as exc:
+            raise UserError(str(exc)) from None
+        except MemoryError:
+            raise UserError("out of memory: the arrays are too large for this machine") from None
+        except BrokenPipeError:
+            sys.stderr.close()  # the reader went away (e.g. `| head`): nothing more to say
+            raise SystemExit(1)
+
+    return wrapper
+
+
+def console(stderr: bool):
+    """A rich console; on stderr when stdout carries data."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def warn(message: str) -> None:
+    click.echo(f"warning: {message}", err=True)
+
+
+def note(message: str) -> None:
+    click.echo(f"note: {message}", err=True)
+
+
+def parse_scale(text: str) -> float:
+    """'0.125' or '1/8' -> 0.125."""
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            value = float(num) / float(den)
+        else:
+            value = float(text)
+    except (ValueError, ZeroDivisionError):
+        raise UserError(f"spatial scale must be a number like 0.125 or 1/8, not {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise UserError(f"spatial scale must be positive and finite, not {text!r}")
+    return value
+
+
+def print_json(payload) -> None:
+    """Strict JSON on stdout: NaN and infinities become null, NumPy values plain numbers."""
+    click.echo(json.dumps(_plain(payload), indent=2, allow_nan=False))
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "tolist"):  # NumPy scalars and arrays
+        return _plain(value.tolist())
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return None
+    return value

@@ -1,0 +1,106 @@
+"""What a RoIAlign convention is: every silent switch of section 3 of the reference, as data.
+
+Engines take a `Convention`; presets are named conventions; nothing else carries flags.
+This module is pure Python so that `roialign --help` and `roialign presets` stay fast.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields, replace
+
+COORDINATES = ("absolute", "relative-feature", "tf-normalized")
+END_PLUS_ONE = ("none", "coordinate", "size")
+GRIDS = ("bins", "corners")
+POOLINGS = ("avg", "max", "corner-max")
+BORDERS = ("caffe2", "clamp", "fill", "caffe-ssd")
+
+
+def _switch(default, doc):
+    return field(default=default, metadata={"doc": doc})
+
+
+@dataclass(frozen=True)
+class Convention:
+    """One complete reading of RoIAlign. Defaults are Caffe2 / torchvision aligned=False."""
+
+    coordinates: str = _switch(
+        "absolute",
+        "how box coordinates become feature pixels: 'absolute' (x spatial_scale), "
+        "'relative-feature' (0..1 x feature width/height), 'tf-normalized' (0..1 x (size - 1))",
+    )
+    pixel_offset: float = _switch(0.0, "added to box coordinates before scaling (OpenVINO half_pixel: 0.5)")
+    sample_offset: float = _switch(0.0, "subtracted after scaling (aligned / half_pixel: 0.5)")
+    end_plus_one: str = _switch(
+        "none",
+        "'coordinate': x2 + 1 before scaling (mmdetection v1); 'size': size = end - start + 1 (Caffe forks)",
+    )
+    min_size: float | None = _switch(1.0, "roi size clamped to at least this many feature pixels; None: no clamp")
+    clip_box: bool = _switch(False, "start clamped >= 0 and end <= size - 1 before sizing (Caffe SSD fork)")
+    clip_bins: bool = _switch(False, "bin edges clamped to [0, size - 1] (Caffe ROIAlignment)")
+    sampling_ratio: int = _switch(0, "samples per bin and axis; 0: adaptive ceil(roi size / output size)")
+    grid: str = _switch(
+        "bins", "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF)"
+    )
+    pooling: str = _switch(
+        "avg",
+        "'avg'; 'max': max over bilinear samples; 'corner-max': max over samples of the largest weighted corner",
+    )
+    max_floor: float | None = _switch(None, "max pooling's running maximum starts here (OpenVINO: 0); None: -inf")
+    border: str = _switch(
+        "caffe2",
+        "'caffe2': zero outside [-1, size], then edge clamp; 'clamp': edge clamp only; "
+        "'fill': fill_value outside [0, size - 1] (TF); 'caffe-ssd': clamp, neighbour min(i + 1, size - 1), "
+        "weights from the neighbours (a sample on the last row or column weighs 0)",
+    )
+    fill_value: float = _switch(0.0, "value of a sample that falls outside the map under the 'fill' rule")
+    empty_value: float = _switch(0.0, "output of a bin with no samples (TensorRT and Paddle give NaN)")
+
+    def __post_init__(self) -> None:
+        for name, allowed in (
+            ("coordinates", COORDINATES),
+            ("end_plus_one", END_PLUS_ONE),
+            ("grid", GRIDS),
+            ("pooling", POOLINGS),
+            ("border", BORDERS),
+        ):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
+        if self.sampling_ratio < 0:
+            raise ValueError("sampling_ratio must be >= 0 (0 is adaptive)")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.sampling_ratio <= 0
+
+    def with_(self, **changes) -> "Convention":
+        return replace(self, **changes)
+
+    def switches(self) -> dict[str, object]:
+        """Every switch and its value, in declaration order."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def switch_doc(name: str) -> str:
+    return next(f.metadata["doc"] for f in fields(Convention) if f.name == name)
+
+
+def format_value(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, float) and math.isnan(value):
+        return "nan"
+    if isinstance(value, float) and value.is_integer():
+        return str(value)
+    return str(value)
+
+
+def differences(a: Convention, b: Convention) -> list[tuple[str, object, object]]:
+    """The switches on which two conventions disagree: (name, value in a, value in b)."""
+    out = []
+    for name, va in a.switches().items():
+        vb = getattr(b, name)
+        same = va == vb or (isinstance(va, float) and isinstance(vb, float) and math.isnan(va) and math.isnan(vb))
+        if not same:
+            out.append((name, va, vb))
+    return out

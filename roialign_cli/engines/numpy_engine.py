@@ -1,0 +1,330 @@
+"""The NumPy engine: every convention, on the CPU, vectorized and in bounded memory.
+
+Average pooling is linear in the features: for each roi the output is a sparse interpolation
+matrix (rows: roi x bin; columns: pixels of the roi's image) times that image laid out
+channels-last, (H*W, C). The bilinear weights are separable, so each bin's row is the outer
+product of a y-weight vector and an x-weight vector, merged over the bin's samples before the
+product; the matrix is built once per chunk of rois and shared by all channels (SciPy's CSR
+product, which releases the GIL, so chunks run on all cores). Max pooling is not linear: it walks
+the samples of a chunk and keeps a running maximum of gathered values.
+
+Geometry is computed in the features' precision (float32 for float16 and float32 features, as
+torchvision does), in the same order of operations as the reference kernels, so that floors and
+adaptive grid sizes agree with them exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..conventions import Convention
+
+# Working-memory budgets: one channels-last image block, and the entries of one chunk's matrix.
+IMAGE_BLOCK_BYTES = 128 << 20
+CHUNK_ENTRIES = 1 << 21
+MAX_CHUNK_ROIS = 512
+
+
+def compute_dtype(dtype) -> np.dtype:
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+
+
+@dataclass(frozen=True)
+class AxisGeometry:
+    """Per-roi layout of one axis (K-sized arrays in the compute dtype; `grid` is int)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    bin: np.ndarray
+    grid: np.ndarray
+
+
+def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct) -> AxisGeometry:
+    """Where one axis of each roi starts and ends in feature pixels, its bin size and samples per bin."""
+    scale = {"absolute": spatial_scale, "relative-feature": length, "tf-normalized": length - 1}[conv.coordinates]
+    end_extra = 1.0 if conv.end_plus_one == "coordinate" else 0.0
+    # Coordinates are rounded to the compute dtype first, then scaled in double and rounded again,
+    # as the reference kernels do with a double spatial_scale.
+    c1 = c1.astype(ct).astype(np.float64)
+    c2 = c2.astype(ct).astype(np.float64)
+    start = ((c1 + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+    end = ((c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+    if conv.clip_box:
+        start = np.maximum(start, ct.type(0))
+        end = np.minimum(end, ct.type(length - 1))
+    size = end - start
+    if conv.end_plus_one == "size":
+        size = size + ct.type(1)
+    if conv.min_size is not None:
+        size = np.maximum(size, ct.type(conv.min_size))
+    bin_ = size / ct.type(pooled)
+    if conv.grid == "corners":
+        grid = np.ones(len(start), dtype=np.int64)
+    elif conv.sampling_ratio > 0:
+        grid = np.full(len(start), conv.sampling_ratio, dtype=np.int64)
+    else:
+        # an inverted roi (no minimum size) has a negative bin: no samples, as in the references
+        grid = np.maximum(np.ceil(bin_), 0).astype(np.int64)
+    return AxisGeometry(start, end, bin_, grid)
+
+
+@dataclass(frozen=True)
+class AxisTaps:
+    """Bilinear taps of every sample along one axis, for a chunk of rois: arrays [Kc, P, G]."""
+
+    low: np.ndarray
+    high: np.ndarray
+    w_low: np.ndarray
+    w_high: np.ndarray
+    inside: np.ndarray  # the sample lies where the border rule reads the map (else: fill value)
+    present: np.ndarray  # i < grid of its roi (grids are ragged across rois)
+
+
+def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct) -> np.ndarray:
+    """Sample coordinates [Kc, P, G] along one axis for the rois `sel`."""
+    start, end, bin_ = geo.start[sel][:, None], geo.end[sel][:, None], geo.bin[sel][:, None]
+    p = np.arange(pooled, dtype=ct)[None, :]
+    if conv.grid == "corners":
+        if pooled == 1:
+            return ((start + end) * ct.type(0.5))[:, :, None]
+        return (start + p * ((end - start) / ct.type(pooled - 1)))[:, :, None]
+    g_max = max(int(geo.grid[sel].max(initial=0)), 1)
+    i = np.arange(g_max, dtype=ct)[None, None, :] + ct.type(0.5)
+    grid = np.maximum(geo.grid[sel], 1).astype(ct)[:, None, None]
+    if conv.clip_bins:
+        lo = np.clip(start + p * bin_, 0, length - 1).astype(ct)
+        hi = np.clip(start + (p + ct.type(1)) * bin_, 0, length - 1).astype(ct)
+        return lo[:, :, None] + (i * (hi - lo)[:, :, None]) / grid
+    return (start + p * bin_)[:, :, None] + (i * bin_[:, :, None]) / grid
+
+
+def axis_taps(positions: np.ndarray, grid: np.ndarray, length: int, conv: Convention, ct) -> AxisTaps:
+    """The two pixels each sample reads along one axis and their weights, under the border rule."""
+    present = np.arange(positions.shape[2])[None, None, :] < grid[:, None, None]
+    last = length - 1
+    if conv.border == "caffe2":
+        inside = (positions >= -1) & (positions <= length)
+        v = np.maximum(positions, ct.type(0))
+    elif conv.border == "fill":
+        inside = (positions >= 0) & (positions <= last)
+        v = np.clip(positions, 0, last).astype(ct)
+    else:
+        inside = np.ones(positions.shape, dtype=bool)
+        v = np.clip(positions, 0, last).astype(ct)
+    low = np.floor(v).astype(np.int64)
+    if conv.border == "caffe-ssd":
+        high = np.minimum(low + 1, last)
+        w_low, w_high = high.astype(ct) - v, v - low.astype(ct)
+    elif conv.border == "fill":
+        high = np.ceil(v).astype(np.int64)
+        w_high = v - low.astype(ct)
+        w_low = ct.type(1) - w_high
+    else:
+        edge = low >= last
+        low = np.where(edge, last, low)
+        high = np.where(edge, last, low + 1)
+        w_high = np.where(edge, ct.type(0), v - low.astype(ct))
+        w_low = ct.type(1) - w_high
+    return AxisTaps(low, high, w_low.astype(ct), w_high.astype(ct), inside, present)
+
+
+def axis_weights(taps: AxisTaps, length: int, ct) -> tuple[np.ndarray, np.ndarray]:
+    """Each bin's pixels and weights along one axis, summed over its samples: ([Kc, P, T] int, [Kc, P, T]).
+
+    Two layouts, whichever is narrower for the chunk: a window of consecutive pixels with the
+    samples' taps summed into it (dense grids, where neighbouring samples share pixels), or the
+    raw list of two taps per sample (sparse grids in large bins, where a window would be mostly
+    empty; repeated pixels are summed by the matrix product). Samples outside the map or beyond
+    their roi's grid weigh nothing.
+    """
+    use = taps.present & taps.inside
+    kc, pooled, grid = use.shape
+    big = np.iinfo(np.int64).max
+    base = np.where(use, taps.low, big).min(axis=2)
+    base = np.where(base == big, 0, base)
+    r_low = np.where(use, taps.low - base[:, :, None], 0)
+    r_high = np.where(use, taps.high - base[:, :, None], 0)
+    width = int(r_high.max(initial=0)) + 1
+    if width >= 2 * grid:
+        index = np.concatenate([taps.low, taps.high], axis=2)
+        weights = np.concatenate([np.where(use, taps.w_low, 0), np.where(use, taps.w_high, 0)], axis=2)
+        return index, weights.astype(ct)
+    row = np.arange(kc * pooled).reshape(kc, pooled, 1) * width
+    total = kc * pooled * width
+    weights = np.bincount((row + r_low)[use], taps.w_low[use], minlength=total)
+    weights += np.bincount((row + r_high)[use], taps.w_high[use], minlength=total)
+    # window pixels past the map's edge weigh 0; clip them onto a pixel that exists
+    index = np.minimum(base[:, :, None] + np.arange(width), length - 1)
+    return index, weights.reshape(kc, pooled, width).astype(ct)
+
+
+def _inside_counts(taps: AxisTaps) -> np.ndarray:
+    return (taps.present & taps.inside).sum(axis=2)
+
+
+class _Plan:
+    """Geometry of all rois, and their split into chunks of similar cost per batch image."""
+
+    def __init__(self, rois, shape, output_size, spatial_scale, conv: Convention, ct):
+        n, c, h, w = shape
+        self.ph, self.pw = output_size
+        self.height, self.width = h, w
+        self.conv, self.ct = conv, ct
+        self.y = axis_geometry(rois[:, 2], rois[:, 4], h, spatial_scale, self.ph, conv, ct)
+        self.x = axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, self.pw, conv, ct)
+        self.batch = rois[:, 0].astype(np.int64)
+        self.count = self.y.grid * self.x.grid
+
+    def _cost(self, channels: int) -> np.ndarray:
+        """Working memory of a roi in a chunk: its matrix entries (avg; an upper bound) or the
+        values one sample step gathers (max). Chunks are padded to their largest roi."""
+        if self.conv.pooling != "avg":
+            return np.full(len(self.batch), 6 * self.ph * self.pw * channels)
+
+        def taps(geo):
+            return np.minimum(2 * geo.grid, np.floor(np.abs(geo.bin.astype(np.float64))) + 3)
+
+        return self.ph * self.pw * np.maximum(taps(self.y) * taps(self.x), 1)
+
+    def chunks(self, channels: int, workers: int):
+        """Yield (batch index, roi indices) groups of similar size whose padded cost fits the budget,
+        at least two per worker and image so that the workers stay busy."""
+        cost = self._cost(channels)
+        per_image = np.bincount(self.batch)
+        cap = np.minimum(MAX_CHUNK_ROIS, np.maximum(16, -(-per_image // (2 * workers))))
+        size = self.y.grid * self.x.grid
+        order = np.lexsort((size, cost, self.batch))
+        start = 0
+        while start < len(order):
+            b = self.batch[order[start]]
+            stop = start + 1
+            while (
+                stop < len(order)
+                and self.batch[order[stop]] == b
+                and stop - start < cap[b]
+                and (stop - start + 1) * cost[order[stop]] <= CHUNK_ENTRIES
+            ):
+                stop += 1
+            yield int(b), order[start:stop]
+            start = stop
+
+    def taps(self, sel) -> tuple[AxisTaps, AxisTaps]:
+        ct, conv = self.ct, self.conv
+        ty = axis_taps(sample_positions(self.y, sel, self.ph, self.height, conv, ct), self.y.grid[sel], self.height, conv, ct)
+        tx = axis_taps(sample_positions(self.x, sel, self.pw, self.width, conv, ct), self.x.grid[sel], self.width, conv, ct)
+        return ty, tx
+
+
+def _avg_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
+    """Average pooling of the rois `sel` over one channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
+    import scipy.sparse
+
+    ct, conv, w = plan.ct, plan.conv, plan.width
+    ty, tx = plan.taps(sel)
+    iy, wy = axis_weights(ty, plan.height, ct)
+    ix, wx = axis_weights(tx, w, ct)
+    count = plan.count[sel]
+    inv = (ct.type(1) / np.maximum(count, 1).astype(ct))[:, None, None, None, None]
+    values = wy[:, :, None, :, None] * wx[:, None, :, None, :] * inv
+    columns = iy[:, :, None, :, None] * w + ix[:, None, :, None, :]
+    kc, ph, pw = len(sel), plan.ph, plan.pw
+    rows = kc * ph * pw
+    values = values.reshape(rows, -1)
+    # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
+    keep = values != 0
+    indptr = np.zeros(rows + 1, dtype=np.int64)
+    np.cumsum(keep.sum(axis=1), out=indptr[1:])
+    index_type = np.int32 if image.shape[0] < 2**31 else np.int64
+    matrix = scipy.sparse.csr_matrix(
+        (values[keep], columns.reshape(rows, -1)[keep].astype(index_type), indptr), shape=(rows, image.shape[0])
+    )
+    out = np.asarray(matrix @ image).reshape(kc, ph, pw, image.shape[1])
+    if conv.fill_value != 0:
+        outside = count[:, None, None] - _inside_counts(ty)[:, :, None] * _inside_counts(tx)[:, None, :]
+        out += (ct.type(conv.fill_value) * outside / np.maximum(count, 1)[:, None, None]).astype(ct)[..., None]
+    return _mark_empty(out, count, conv)
+
+
+def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
+    """Max or corner-max pooling of the rois `sel` over one channels-last image block."""
+    ct, conv, w = plan.ct, plan.conv, plan.width
+    ty, tx = plan.taps(sel)
+    floor = -np.inf if conv.max_floor is None else conv.max_floor
+    out = np.full((len(sel), plan.ph, plan.pw, image.shape[1]), floor, dtype=ct)
+    fill = ct.type(conv.fill_value)
+    for iy in range(ty.low.shape[2]):
+        for ix in range(tx.low.shape[2]):
+            present = ty.present[:, :, iy, None] & tx.present[:, None, :, ix]
+            if not present.any():
+                continue
+            terms = [
+                (wy[:, :, iy, None] * wx[:, None, :, ix])[..., None]
+                * image[yi[:, :, iy, None] * w + xi[:, None, :, ix]]
+                for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))
+                for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))
+            ]
+            value = np.maximum.reduce(terms) if conv.pooling == "corner-max" else sum(terms)
+            inside = (ty.inside[:, :, iy, None] & tx.inside[:, None, :, ix])[..., None]
+            value = np.where(inside, value, fill)
+            np.maximum(out, value, out=out, where=present[..., None])
+    return _mark_empty(out, plan.count[sel], conv)
+
+
+def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndarray:
+    empty = count == 0
+    if empty.any():
+        out[empty] = conv.empty_value
+    return out
+
+
+def _channel_blocks(shape, ct):
+    _, c, h, w = shape
+    step = max(1, min(c, IMAGE_BLOCK_BYTES // max(1, h * w * ct.itemsize)))
+    return [(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
+
+
+def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: float, conv: Convention) -> np.ndarray:
+    """RoIAlign of `features` [N, C, H, W] over validated `rois` [K, 5] -> [K, C, PH, PW]."""
+    features = np.asarray(features)
+    ct = compute_dtype(features.dtype)
+    n, c, h, w = features.shape
+    ph, pw = output_size
+    out = np.empty((len(rois), c, ph, pw), dtype=features.dtype)
+    if len(rois) == 0:
+        return out
+    plan = _Plan(rois, features.shape, output_size, spatial_scale, conv, ct)
+    pool_chunk = _avg_chunk if conv.pooling == "avg" else _max_chunk
+    workers = os.cpu_count() or 1
+    chunks = list(plan.chunks(c, workers))
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        for b in np.unique(plan.batch):
+            mine = [sel for cb, sel in chunks if cb == b]
+            for c0, c1 in _channel_blocks(features.shape, ct):
+                image = channels_last(features[b, c0:c1], ct, executor)
+
+                def run(sel, image=image, c0=c0, c1=c1):
+                    out[sel, c0:c1] = pool_chunk(plan, sel, image).transpose(0, 3, 1, 2)
+
+                list(executor.map(run, mine))
+    return out
+
+
+def channels_last(block: np.ndarray, ct, executor, slab: int = 1024) -> np.ndarray:
+    """[Cb, H, W] -> contiguous [H*W, Cb] in the compute dtype: the layout gathers and the matrix read.
+
+    Copied in slabs of pixels spread over the workers: a plain transposing copy is memory-bound
+    and single-threaded.
+    """
+    cb = block.shape[0]
+    flat = block.reshape(cb, -1)
+    out = np.empty((flat.shape[1], cb), dtype=ct)
+
+    def copy(lo):
+        out[lo : lo + slab] = flat[:, lo : lo + slab].T
+
+    list(executor.map(copy, range(0, flat.shape[1], slab)))
+    return out

@@ -1,0 +1,56 @@
+"""Checks every engine relies on, done once on the host before any work.
+
+An out-of-range batch index would make the reference kernels read out of bounds; here it is an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .errors import InputError
+
+FLOAT_KINDS = ("float16", "float32", "float64")
+
+
+def check_features(shape: tuple[int, ...], dtype) -> None:
+    if len(shape) != 4:
+        raise InputError(f"features must be 4-d [N, C, H, W], got shape {list(shape)}")
+    if str(np.dtype(dtype)) not in FLOAT_KINDS:
+        raise InputError(f"features must be float16, float32 or float64, not {np.dtype(dtype)}")
+    if min(shape[0], shape[2], shape[3]) == 0:
+        raise InputError(f"features have an empty batch, height or width: shape {list(shape)}")
+
+
+def check_rois(rois: np.ndarray, batch_size: int) -> np.ndarray:
+    """Return rois as float64 [K, 5] after checking shape, finiteness and batch indices."""
+    rois = np.asarray(rois)
+    if rois.ndim != 2 or rois.shape[1] != 5:
+        raise InputError(f"rois must be [K, 5] (batch, x1, y1, x2, y2), got shape {list(rois.shape)}")
+    if rois.dtype.kind not in "fiu":
+        raise InputError(f"rois must be numeric, not {rois.dtype}")
+    rois = rois.astype(np.float64)
+    bad = ~np.isfinite(rois).all(axis=1)
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise InputError(f"roi {k} has a NaN or infinite value: {rois[k].tolist()} ({int(bad.sum())} such rois)")
+    batch = rois[:, 0]
+    fractional = batch != np.round(batch)
+    if fractional.any():
+        k = int(np.flatnonzero(fractional)[0])
+        raise InputError(f"roi {k} has a non-integer batch index {batch[k]:g}")
+    outside = (batch < 0) | (batch >= batch_size)
+    if outside.any():
+        k = int(np.flatnonzero(outside)[0])
+        raise InputError(
+            f"roi {k} has batch index {int(batch[k])}, outside the features' batch of {batch_size} (valid: 0..{batch_size - 1})"
+        )
+    return rois
+
+
+def check_output_size(output_size) -> tuple[int, int]:
+    if isinstance(output_size, int):
+        output_size = (output_size, output_size)
+    ph, pw = (int(v) for v in output_size)
+    if ph <= 0 or pw <= 0:
+        raise InputError(f"output size must be positive, got {ph}x{pw}")
+    return ph, pw
