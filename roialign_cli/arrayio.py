@@ -35,16 +35,34 @@ def _read_stdin() -> io.BytesIO:
     return io.BytesIO(data)
 
 
+NPY_MAGIC, NPZ_MAGIC, PICKLE_MAGIC = b"\x93NUMPY", b"PK\x03\x04", b"\x80"
+
+
+def _sniff(source) -> bytes:
+    if isinstance(source, io.BytesIO):
+        return source.getvalue()[:6]
+    with open(source, "rb") as f:
+        return f.read(6)
+
+
+def _check_magic(source, name: str) -> None:
+    head = _sniff(source)
+    if head.startswith(PICKLE_MAGIC):
+        raise InputError(f"{name}: holds pickled Python objects; refusing to load it (only plain numeric .npy arrays)")
+    if not (head.startswith(NPY_MAGIC) or head.startswith(NPZ_MAGIC)):
+        raise InputError(f"{name}: not a .npy or .npz file")
+
+
 def _describe_load_error(name: str, exc: Exception) -> str:
     text = str(exc)
-    if "allow_pickle" in text or "pickle" in text.lower():
+    if "pickle" in text.lower():
         return f"{name}: holds pickled Python objects; refusing to load it (only plain numeric .npy arrays)"
-    if isinstance(exc, EOFError) or "reshape" in text or "read" in text.lower() or "truncated" in text:
-        return f"{name}: truncated or damaged .npy file ({text.splitlines()[0] if text else type(exc).__name__})"
-    return f"{name}: not a readable .npy file ({text.splitlines()[0] if text else type(exc).__name__})"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return f"{name}: truncated or damaged .npy file ({first})"
 
 
 def _load_from(source, name: str, key: str | None, mmap: bool) -> np.ndarray:
+    _check_magic(source, name)
     try:
         loaded = np.load(source, allow_pickle=False, mmap_mode="r" if mmap else None)
     except (ValueError, EOFError, OSError) as exc:
