@@ -23,8 +23,9 @@ from .common import UserError, console, print_json, reports_errors
 def diff(a, b, atol, rtol, top, squeeze, as_json, quiet):
     """Compare array A against the reference B, element by element.
 
-    A and B are .npy files, FILE.npz:KEY, or '-' (stdin, for one of them); .npy files are
-    memory-mapped and read in blocks, so arrays larger than memory work.
+    A and B are .npy files, FILE.npz:KEY, or '-' (stdin, for one of them). Plain .npy files are
+    memory-mapped and read in blocks, so arrays larger than memory work; stdin and .npz arrays
+    are read whole.
 
     An element is within tolerance when |a - b| <= atol + rtol * |b| (numpy.isclose with B as the
     reference). NaN facing NaN matches, as does the same infinity on both sides; a NaN or an
