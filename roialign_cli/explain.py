@@ -1,0 +1,304 @@
+"""Find the convention that reproduces a reference output.
+
+The search space is every preset with its options and modes, times the ways the rois may have
+been read (absolute pixels x spatial_scale, relative x image size, relative x feature size, TF
+normalized), times spatial scales and sampling ratios. Every candidate is scored on a small
+subset of rois and channels; the leaders are confirmed on all of the data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .conventions import Convention, differences
+from .engines import numpy_engine
+from .presets import PRESETS, Preset, get
+
+SCALES = tuple(1 / 2**k for k in range(7))  # 1 .. 1/64
+SAMPLING_RATIOS = (0, 1, 2, 3, 4)
+SUBSET_ROIS = 12
+SUBSET_CHANNELS = 8
+CONFIRMED = 12
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How the given rois become the engine's rois."""
+
+    name: str
+    coordinates: str  # the convention's coordinate switch under this reading
+    times_image: bool = False  # rois are multiplied by the image size first
+    scaled: bool = True  # spatial_scale applies
+
+
+ABSOLUTE = Reading("absolute pixels x spatial scale", "absolute")
+RELATIVE_IMAGE = Reading("relative x image size, x spatial scale", "absolute", times_image=True)
+RELATIVE_FEATURE = Reading("relative x feature size", "relative-feature", scaled=False)
+TF_NORMALIZED = Reading("TF normalized (1.0 = last pixel)", "tf-normalized", scaled=False)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    preset: Preset
+    options: tuple[tuple[str, str], ...]
+    mode: str  # "avg" or "max"
+    reading: Reading
+    spatial_scale: float
+    convention: Convention
+
+    @property
+    def label(self) -> str:
+        opts = "".join(f" {k}={v}" for k, v in self.options)
+        return f"{self.preset.name}{opts}" + (" max" if self.mode == "max" else "")
+
+
+@dataclass
+class Scored:
+    candidate: Candidate
+    max_error: float
+    mean_error: float
+
+
+@dataclass
+class Explanation:
+    ranked: list[Scored]  # confirmed on all the data, best first
+    searched: int  # distinct candidates scored
+    output_size: tuple[int, int]
+    image_size: tuple[int, int] | None
+    frameworks: dict[str, tuple[Scored | None, str]] = field(default_factory=dict)
+    assumed: Scored | None = None
+
+    @property
+    def best(self) -> Scored:
+        return self.ranked[0]
+
+
+def _bases():
+    """Every (preset, options, mode, convention) the registry can name."""
+    for preset in PRESETS:
+        enumerated = [o for o in preset.options if o.values]
+        for values in itertools.product(*[list(o.values) for o in enumerated]):
+            options = tuple(zip((o.name for o in enumerated), values))
+            conv = preset.with_options(preset.convention, dict(options))
+            yield preset, options, "avg" if conv.pooling == "avg" else "max", conv
+            if conv.pooling == "avg" and preset.max_mode is not None:
+                yield preset, options, "max", conv.with_(**preset.max_mode)
+
+
+def _readings(rois: np.ndarray, image_size) -> list[Reading]:
+    coords = rois[:, 1:5]
+    relative = coords.size > 0 and bool(np.all((coords >= -0.5) & (coords <= 1.5)))
+    readings = [ABSOLUTE]
+    if relative:
+        readings += [RELATIVE_FEATURE, TF_NORMALIZED]
+        if image_size:
+            readings.append(RELATIVE_IMAGE)
+    return readings
+
+
+def _scales(features_shape, image_size, given: float | None) -> list[float]:
+    if given is not None:
+        return [given]
+    scales = list(SCALES)
+    if image_size:
+        ratio = features_shape[3] / image_size[0]
+        if all(not math.isclose(ratio, s) for s in scales):
+            scales.append(ratio)
+    return scales
+
+
+def candidates(rois, features_shape, image_size=None, spatial_scale=None) -> list[Candidate]:
+    """The whole search space, without duplicates (same convention, reading and scale)."""
+    seen, out = set(), []
+    scales = _scales(features_shape, image_size, spatial_scale)
+    for preset, options, mode, base in _bases():
+        ratios = [base.sampling_ratio] if base.grid == "corners" else sorted({base.sampling_ratio, *SAMPLING_RATIOS})
+        for reading in _readings(rois, image_size):
+            for ratio, scale in itertools.product(ratios, scales if reading.scaled else [1.0]):
+                conv = base.with_(coordinates=reading.coordinates, sampling_ratio=ratio)
+                key = (conv, reading.times_image, scale)
+                if key not in seen:
+                    seen.add(key)
+                    out.append(Candidate(preset, options, mode, reading, scale, conv))
+    return out
+
+
+def _engine_rois(rois: np.ndarray, reading: Reading, image_size) -> np.ndarray:
+    if not reading.times_image:
+        return rois
+    out = rois.copy()
+    out[:, [1, 3]] *= image_size[0]
+    out[:, [2, 4]] *= image_size[1]
+    return out
+
+
+def _errors(got: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
+    """Max and mean absolute error; NaN where only one side is NaN counts as infinite."""
+    diff = np.abs(got.astype(np.float64) - reference)
+    both_nan = np.isnan(got) & np.isnan(reference)
+    diff = np.where(both_nan, 0.0, np.where(np.isnan(diff), np.inf, diff))
+    return (float(diff.max()), float(diff.mean())) if diff.size else (0.0, 0.0)
+
+
+def score(candidate: Candidate, features, rois, reference, output_size, image_size) -> Scored:
+    engine_rois = _engine_rois(rois, candidate.reading, image_size)
+    got = numpy_engine.pool(features, engine_rois, output_size, candidate.spatial_scale, candidate.convention)
+    return Scored(candidate, *_errors(got, reference))
+
+
+def _rank_key(s: Scored):
+    # exact ties go to the simpler story: the preset's own options and sampling, the listed order
+    c = s.candidate
+    own = c.convention.sampling_ratio == c.preset.with_options(c.preset.convention, dict(c.options)).sampling_ratio
+    default_options = all(c.preset.option(k).default == v for k, v in c.options)
+    return (_rounded(s.max_error), _rounded(s.mean_error), not own, not default_options, PRESETS.index(c.preset))
+
+
+def _rounded(error: float) -> float:
+    # errors below float32 noise are ties, so the tie-breaks above decide among equivalent readings
+    return 0.0 if error < 1e-6 else float(f"{error:.3g}")
+
+
+def _subset(count: int, limit: int) -> np.ndarray:
+    return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int)) if count else np.arange(0)
+
+
+def search(features, rois, reference, *, image_size=None, spatial_scale=None, top=5) -> Explanation:
+    """Score every candidate on a subset, confirm the leaders on everything, rank them."""
+    reference = np.asarray(reference, dtype=np.float64)
+    output_size = (int(reference.shape[2]), int(reference.shape[3]))
+    pool = candidates(rois, features.shape, image_size, spatial_scale)
+    ri, ci = _subset(len(rois), SUBSET_ROIS), _subset(features.shape[1], SUBSET_CHANNELS)
+    sub = (np.ascontiguousarray(features[:, ci]), rois[ri], reference[ri][:, ci])
+    quick = sorted((score(c, *sub, output_size, image_size) for c in pool), key=_rank_key)
+    full = (features, rois, reference, output_size, image_size)
+    confirmed = sorted((score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]), key=_rank_key)
+    explanation = Explanation(confirmed, len(pool), output_size, image_size)
+    explanation.frameworks = _framework_matches(quick, confirmed, full)
+    return explanation
+
+
+FRAMEWORKS = {
+    "torchvision": ("caffe2", "torchvision-aligned"),
+    "ONNX": ("onnxruntime",),
+    "TensorRT": ("tensorrt",),
+    "OpenVINO": ("openvino-half-pixel", "openvino-max"),
+}
+
+
+def _framework_matches(quick, confirmed, full):
+    """For each framework: the best candidate it can express (exact or nearest) and its call."""
+    out = {}
+    for framework, names in FRAMEWORKS.items():
+        own = [s for s in quick if s.candidate.preset.name in names and s.candidate.reading.coordinates == "absolute"]
+        if not own:
+            out[framework] = (None, f"not expressible in {framework}: it reads absolute boxes x spatial_scale")
+            continue
+        scored = min((score(s.candidate, *full) for s in own[:3]), key=_rank_key)
+        out[framework] = (scored, call_text(scored.candidate, full[3]))
+    return out
+
+
+def call_text(candidate: Candidate, output_size) -> str:
+    from .equivalents import CallSpec
+
+    text = candidate.preset.equivalent(candidate.convention, CallSpec(output_size, candidate.spatial_scale))
+    if candidate.reading.times_image:
+        text += "  (boxes multiplied by the image width and height first)"
+    return text
+
+
+def pool_command(candidate: Candidate, features: str, rois: str, image_size) -> str:
+    """The `roialign pool` command line that reproduces a candidate."""
+    conv, preset = candidate.convention, candidate.preset
+    words = ["roialign pool", features, rois, "--preset", preset.name]
+    words += [f"--option {k}={v}" for k, v in candidate.options if preset.option(k).default != v]
+    if candidate.mode == "max" and preset.convention.pooling == "avg":
+        words.append("--mode max")
+    base = preset.with_options(preset.convention, dict(candidate.options))
+    if conv.sampling_ratio != base.sampling_ratio:
+        words.append(f"--sampling-ratio {conv.sampling_ratio}")
+    if candidate.reading.scaled:
+        words.append(f"--spatial-scale {_scale_text(candidate.spatial_scale)}")
+    if candidate.reading.times_image:
+        words.append(f"--image-size {image_size[0]}x{image_size[1]}")
+    if conv.coordinates != base.coordinates:
+        words.append(f"--switch coordinates={conv.coordinates}")
+    return " ".join(words)
+
+
+def _scale_text(s: float) -> str:
+    return f"1/{int(round(1 / s))}" if 0 < s < 1 and math.isclose(1 / s, round(1 / s)) else f"{s:g}"
+
+
+def assumed_candidate(name: str, rois, image_size, spatial_scale, like: Candidate) -> Candidate:
+    """What the user has been running: a preset with their scale and rois as they gave them."""
+    preset = get(name)
+    conv = preset.convention
+    reading = RELATIVE_IMAGE if image_size and conv.coordinates == "absolute" else ABSOLUTE
+    if conv.coordinates != "absolute":
+        reading = RELATIVE_FEATURE if conv.coordinates == "relative-feature" else TF_NORMALIZED
+    scale = spatial_scale if spatial_scale is not None else like.spatial_scale
+    return Candidate(preset, (), "avg" if conv.pooling == "avg" else "max", reading, scale, conv)
+
+
+def explain_assumption(assumed: Scored, best: Scored) -> list[str]:
+    """Sentences saying what differs between the assumed setting and the best match."""
+    a, b = assumed.candidate, best.candidate
+    lines = [
+        f"the reference {_switch_words(name, vb, b)}; your setting {_switch_words(name, va, a)}"
+        for name, va, vb in differences(a.convention, b.convention)
+        if name != "coordinates"
+    ]
+    if a.reading != b.reading:
+        lines.append(f"the reference reads the boxes as {b.reading.name}; your setting reads them as {a.reading.name}")
+    if b.reading.scaled and a.reading.scaled and not math.isclose(a.spatial_scale, b.spatial_scale):
+        lines.append(
+            f"the reference uses spatial scale {_scale_text(b.spatial_scale)}; yours is {_scale_text(a.spatial_scale)}"
+        )
+    return lines
+
+
+def _sampling_words(conv: Convention, output_size=("h/PH", "w/PW")) -> str:
+    if conv.grid == "corners":
+        return "takes one point per output cell, end to end"
+    if conv.sampling_ratio == 1:
+        return "takes one centre sample per bin"
+    if conv.sampling_ratio > 1:
+        return f"averages {conv.sampling_ratio} x {conv.sampling_ratio} samples per bin"
+    return "averages ceil(roi h / PH) x ceil(roi w / PW) samples per bin"
+
+
+_WORDS = {
+    "pixel_offset": lambda v: f"adds {v:g} to box coordinates before scaling" if v else "adds nothing before scaling",
+    "sample_offset": lambda v: f"shifts boxes by -{v:g} feature pixel" if v else "does not shift by half a pixel",
+    "end_plus_one": lambda v: {
+        "none": "takes the box size as x2 - x1",
+        "coordinate": "ends boxes at x2 + 1 before scaling",
+        "size": "adds +1 to box sizes (x2 - x1 + 1)",
+    }[v],
+    "min_size": lambda v: "keeps sizes below one pixel" if v is None else f"makes every box at least {v:g} pixel",
+    "clip_box": lambda v: "clips boxes to the map first" if v else "does not clip boxes",
+    "clip_bins": lambda v: "clips bin edges to the map" if v else "does not clip bin edges",
+    "pooling": lambda v: {"avg": "averages", "max": "takes the max of interpolated samples",
+                          "corner-max": "takes the max of single weighted corners (corner-max)"}[v],
+    "max_floor": lambda v: "starts its max at -inf" if v is None else f"starts its max at {v:g}",
+    "border": lambda v: {
+        "caffe2": "zeroes samples beyond [-1, size] and clamps the rest",
+        "clamp": "clamps samples to the map",
+        "fill": "fills samples outside [0, size - 1]",
+        "caffe-ssd": "weighs a sample on the last row or column 0",
+    }[v],
+    "fill_value": lambda v: f"fills outside samples with {v:g}",
+    "empty_value": lambda v: f"gives {v:g} for a bin without samples",
+}
+
+
+def _switch_words(name: str, value, candidate: Candidate) -> str:
+    if name in ("sampling_ratio", "grid"):
+        return _sampling_words(candidate.convention)
+    return _WORDS[name](value)
