@@ -27,11 +27,11 @@ def _split_npz_key(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def _read_stdin() -> io.BytesIO:
+def _read_stdin(expected: str = "a .npy array") -> io.BytesIO:
     # np.load needs a seekable file; a pipe is not one, so read it whole.
     data = sys.stdin.buffer.read()
     if not data:
-        raise InputError("stdin is empty: expected a .npy array")
+        raise InputError(f"stdin is empty: expected {expected}")
     return io.BytesIO(data)
 
 
@@ -92,14 +92,41 @@ def load_array(spec: str, what: str = "array", *, mmap: bool = False) -> np.ndar
     if spec == STDIO:
         return _load_from(_read_stdin(), f"{what} (stdin)", None, False)
     path, key = _split_npz_key(spec)
-    if not os.path.exists(path):
-        raise InputError(f"{what}: no such file: {path}")
-    if os.path.isdir(path):
-        raise InputError(f"{what}: {path} is a directory, not a .npy file")
+    _check_readable(path, what, "a .npy file")
     array = _load_from(path, path, key, mmap and key is None)
     if array.dtype.hasobject:
         raise InputError(f"{path}: holds Python objects; refusing to load it")
     return array
+
+
+def load_npz(spec: str, what: str = "archive") -> dict[str, np.ndarray]:
+    """Every array of an .npz archive (a path, or `-` for stdin), in the archive's order; pickles refused."""
+    if spec == STDIO:
+        source, name = _read_stdin("an .npz archive"), f"{what} (stdin)"
+    else:
+        _check_readable(spec, what, "an .npz archive")
+        source, name = spec, spec
+    try:
+        loaded = np.load(source, allow_pickle=False)
+    except (ValueError, EOFError, OSError) as exc:
+        raise InputError(_describe_load_error(name, exc)) from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise InputError(f"{name}: is a single .npy array, not an .npz archive of named arrays")
+    with loaded:
+        arrays = {}
+        for key in loaded.files:
+            try:
+                arrays[key] = loaded[key]
+            except (ValueError, EOFError, OSError) as exc:
+                raise InputError(_describe_load_error(f"{name}:{key}", exc)) from None
+    return arrays
+
+
+def _check_readable(path: str, what: str, kind: str) -> None:
+    if not os.path.exists(path):
+        raise InputError(f"{what}: no such file: {path}")
+    if os.path.isdir(path):
+        raise InputError(f"{what}: {path} is a directory, not {kind}")
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -123,20 +150,25 @@ def check_output_path(out: str, inputs: list[str]) -> None:
         raise InputError(f"output directory does not exist: {parent}")
 
 
-def npy_bytes(array: np.ndarray) -> bytes:
-    buffer = io.BytesIO()
-    np.save(buffer, np.asarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
 def save_array(out: str, array: np.ndarray, inputs: list[str] = ()) -> None:
     """Write `array` as .npy to `out` (`-`: stdout) atomically; never over one of `inputs`."""
+    _save(out, lambda f: np.save(f, np.asarray(array), allow_pickle=False), inputs)
+
+
+def save_npz(out: str, arrays: dict[str, np.ndarray], inputs: list[str] = ()) -> None:
+    """Write named arrays as an .npz archive to `out` (`-`: stdout) atomically; never over one of `inputs`."""
+    _save(out, lambda f: np.savez(f, **arrays), inputs)
+
+
+def _save(out: str, write, inputs) -> None:
     check_output_path(out, list(inputs))
     if out == STDIO:
-        sys.stdout.buffer.write(npy_bytes(array))
+        buffer = io.BytesIO()
+        write(buffer)
+        sys.stdout.buffer.write(buffer.getvalue())
         sys.stdout.buffer.flush()
         return
-    write_atomically(out, lambda f: np.save(f, np.asarray(array), allow_pickle=False))
+    write_atomically(out, write)
 
 
 def write_atomically(out: str, write) -> None:

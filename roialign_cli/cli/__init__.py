@@ -7,6 +7,7 @@ Subcommand modules import NumPy inside their functions, so `roialign --help` and
 import click
 
 from .. import __version__
+from .convert import convert
 from .diff import diff
 from .pool import pool
 
@@ -18,4 +19,5 @@ def main():
 
 
 main.add_command(pool)
+main.add_command(convert)
 main.add_command(diff)
