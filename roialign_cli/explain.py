@@ -70,11 +70,68 @@ class Explanation:
     output_size: tuple[int, int]
     image_size: tuple[int, int] | None
     frameworks: dict[str, tuple[Scored | None, str]] = field(default_factory=dict)
+    matched: bool = False  # the best is within `roialign diff`'s default tolerance
+    command: str = ""  # the `roialign pool` command that reproduces the best
     assumed: Scored | None = None
+    assumption_lines: list[str] = field(default_factory=list)
 
     @property
     def best(self) -> Scored:
         return self.ranked[0]
+
+    @property
+    def best_label(self) -> str:
+        return self.best.candidate.label
+
+    def rows(self, top: int) -> list[dict]:
+        return [_row(s) for s in self.ranked[:top]]
+
+    def framework_lines(self) -> dict[str, tuple[str, str]]:
+        """framework -> (exact / nearest with its error / not expressible, the call)."""
+        out = {}
+        for framework, (scored, text) in self.frameworks.items():
+            if scored is None:
+                out[framework] = ("not expressible", text)
+            elif _within(scored, self.best):
+                out[framework] = ("exact", text)
+            else:
+                out[framework] = (f"not expressible; nearest setting has max |err| {scored.max_error:.3g}", text)
+        return out
+
+    def to_dict(self, top: int) -> dict:
+        return {
+            "matched": self.matched,
+            "searched": self.searched,
+            "output_size": list(self.output_size),
+            "best": _row(self.best),
+            "command": self.command,
+            "candidates": self.rows(top),
+            "frameworks": {
+                name: {"status": status, "call": text, "max_error": None if s is None else s.max_error}
+                for (name, (status, text)), (s, _) in zip(self.framework_lines().items(), self.frameworks.values())
+            },
+            "assumed": None if self.assumed is None else {**_row(self.assumed), "differences": self.assumption_lines},
+        }
+
+
+def _row(s: Scored) -> dict:
+    c = s.candidate
+    return {
+        "label": c.label,
+        "preset": c.preset.name,
+        "options": dict(c.options),
+        "mode": c.mode,
+        "reading": c.reading.name,
+        "spatial_scale": _scale_text(c.spatial_scale) if c.reading.scaled else "-",
+        "sampling": "corners" if c.convention.grid == "corners" else str(c.convention.sampling_ratio or "adaptive"),
+        "max_error": s.max_error,
+        "mean_error": s.mean_error,
+        "convention": c.convention.switches(),
+    }
+
+
+def _within(candidate: Scored, best: Scored) -> bool:
+    return _rounded(candidate.max_error) <= _rounded(best.max_error)
 
 
 def _bases():
@@ -165,6 +222,45 @@ def _rounded(error: float) -> float:
 
 def _subset(count: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int)) if count else np.arange(0)
+
+
+def explain(features, rois, reference, *, image_size=None, spatial_scale=None, assume=None, top=5,
+            paths=("FEATURES", "ROIS")) -> Explanation:
+    """Search, then check the best against the tolerance of `roialign diff`, and compare it with
+    what the user assumed. `paths` name the files in the reproducing command."""
+    from .compare import compare
+
+    features, rois, reference = _checked(features, rois, reference)
+    result = search(features, rois, reference, image_size=image_size, spatial_scale=spatial_scale, top=top)
+    best = result.best.candidate
+    got = numpy_engine.pool(features, _engine_rois(rois, best.reading, image_size), result.output_size,
+                            best.spatial_scale, best.convention)
+    result.matched = compare(got, reference).matches
+    result.command = pool_command(best, *paths, image_size)
+    if assume:
+        like = assumed_candidate(assume, rois, image_size, spatial_scale, best)
+        result.assumed = score(like, features, rois, reference, result.output_size, image_size)
+        result.assumption_lines = explain_assumption(result.assumed, result.best)
+    return result
+
+
+def _checked(features, rois, reference):
+    from .errors import InputError
+    from .validation import check_features, check_rois
+
+    check_features(features.shape, features.dtype)
+    rois = check_rois(rois, features.shape[0])
+    reference = np.asarray(reference)
+    if reference.ndim != 4 or reference.shape[:2] != (len(rois), features.shape[1]):
+        raise InputError(
+            f"reference has shape {list(reference.shape)}; expected [{len(rois)}, {features.shape[1]}, PH, PW] "
+            "(one pooled map per roi and feature channel)"
+        )
+    if reference.dtype.kind != "f":
+        raise InputError(f"reference must be floating point, not {reference.dtype}")
+    if len(rois) == 0:
+        raise InputError("there are no rois: nothing to explain")
+    return np.asarray(features), rois, reference
 
 
 def search(features, rois, reference, *, image_size=None, spatial_scale=None, top=5) -> Explanation:

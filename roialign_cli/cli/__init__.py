@@ -9,6 +9,7 @@ import click
 from .. import __version__
 from .convert import convert
 from .diff import diff
+from .explain import explain
 from .pool import pool
 
 
@@ -21,3 +22,4 @@ def main():
 main.add_command(pool)
 main.add_command(convert)
 main.add_command(diff)
+main.add_command(explain)
