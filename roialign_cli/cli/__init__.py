@@ -8,6 +8,7 @@ import click
 
 from .. import __version__
 from .pool import pool
+from .presets import presets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,3 +18,4 @@ def main():
 
 
 main.add_command(pool)
+main.add_command(presets)
