@@ -190,7 +190,10 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="tensorrt",
         reproduces="TensorRT ROIAlign_TRT plugin (what onnx-tensorrt builds for RoiAlign)",
-        # coordinate_transformation_mode 1 (half pixel) is the plugin's default; an empty grid is 0/0
+        # coordinate_transformation_mode 1 (half pixel) is the plugin's default; an empty grid is 0/0.
+        # Not modelled: the plugin does not clamp ceil(bin) at 0, so a box inverted by at least the
+        # output size (in feature pixels) gets a negative grid; unless the other axis's grid is 0,
+        # the count is non-zero and the plugin gives 0 where this preset gives NaN.
         convention=_ALIGNED.with_(empty_value=math.nan),
         source="NVIDIA/TensorRT plugin/roiAlignPlugin/roiAlignKernel.cu; onnx/onnx-tensorrt onnxOpImporters.cpp",
         equivalent=eq.tensorrt_plugin,
@@ -299,7 +302,7 @@ PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         name="caffe-roialignment",
-        reproduces="AffordanceNet Caffe ROIAlignment layer (CPU kernel)",
+        reproduces="AffordanceNet Caffe ROIAlignment layer (its CPU and GPU kernels compute the same)",
         # size = x2*s - x1*s + 1 (>= 1), bin edges clamped to [0, H-1], one sample at the clamped bin's centre
         convention=Convention(end_plus_one="size", clip_bins=True, sampling_ratio=1, border="clamp"),
         source="nqanh/affordance-net caffe-affordance-net/src/caffe/layers/roi_alignment_layer.cpp",
