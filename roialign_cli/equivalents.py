@@ -59,8 +59,8 @@ def torchvision_call(conv: Convention, spec: CallSpec) -> str:
         return problem
     ph, pw = spec.output_size
     return (
-        f"torchvision.ops.roi_align(x, rois, output_size=({ph}, {pw}), spatial_scale={scale_expression(spec.spatial_scale)}, "
-        f"sampling_ratio={sr if sr > 0 else -1}, aligned={aligned})"
+        f"torchvision.ops.roi_align(x, rois, output_size=({ph}, {pw}), "
+        f"spatial_scale={scale_expression(spec.spatial_scale)}, sampling_ratio={sr if sr > 0 else -1}, aligned={aligned})"
     )
 
 

@@ -17,7 +17,7 @@ from .conventions import Convention
 from .equivalents import CallSpec
 from .errors import InputError
 
-__all__ = ["CallSpec", "Option", "Preset", "PRESETS", "get", "names", "resolve"]
+__all__ = ["CallSpec", "Option", "Preset", "PRESETS", "TRAPS", "Trap", "get", "names", "resolve"]
 
 # The largest float32: mmcv's CUDA max pooling starts its running maximum at -FLT_MAX.
 FLT_MAX = 3.4028234663852886e38
@@ -54,6 +54,14 @@ class Option:
 
 
 @dataclass(frozen=True)
+class Trap:
+    """A fact about a framework that silently changes the numbers, named so that it can be cited."""
+
+    key: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Preset:
     name: str
     reproduces: str
@@ -64,7 +72,7 @@ class Preset:
     aliases: tuple[str, ...] = ()
     # switches that turn the preset's average into its own max mode; None: it has no max mode
     max_mode: Mapping[str, object] | None = None
-    traps: tuple[str, ...] = ()
+    traps: tuple[Trap, ...] = ()
     options: tuple[Option, ...] = ()
 
     def option(self, name: str) -> Option:
@@ -112,13 +120,23 @@ def _openvino_modes(default: str) -> Option:
 
 _OPENVINO_MAX = {"pooling": "max", "max_floor": 0.0}
 
-_SAMPLING_RATIO_IMPORTERS = (
+# Traps shared by several presets.
+_OMITTED_SAMPLING_RATIO = Trap(
+    "omitted-sampling-ratio-is-1",
     "onnx-tensorrt and OpenVINO's ONNX importer fill an omitted sampling_ratio with 1, not ONNX's default 0 "
-    "(adaptive): write sampling_ratio into every RoiAlign node."
+    "(adaptive): write sampling_ratio into every RoiAlign node.",
 )
-_CORNER_MAX = (
-    "max mode is corner-max: the max over samples of the largest single weighted corner w_i*v_i, not of the "
-    "interpolated value; at a sample midway between four pixels that is about a quarter of it."
+_CORNER_MAX = Trap(
+    "onnx-max-is-corner-max",
+    "ONNX RoiAlign's max (onnxruntime, TensorRT) is corner-max: the max over samples of the largest single "
+    "weighted corner w_i*v_i, not of the interpolated value; at a sample midway between four pixels that is "
+    "about a quarter of it. onnxruntime warns about it when it loads such a model.",
+)
+_EMPTY_GRID_NAN = Trap(
+    "empty-grid-nan",
+    "TensorRT's ROIAlign_TRT and Paddle divide by the sample count without a floor: with adaptive sampling "
+    "a box of zero width or height (half pixel model) has no samples and averages to 0/0 = NaN; torchvision, "
+    "onnxruntime and mmcv give 0.",
 )
 
 PRESETS: tuple[Preset, ...] = (
@@ -133,9 +151,16 @@ PRESETS: tuple[Preset, ...] = (
         source="pytorch/vision torchvision/csrc/ops/cpu/roi_align_kernel.cpp",
         equivalent=eq.torchvision_call,
         traps=(
-            "torchvision's aligned defaults to False: the boxes sit half a pixel off detectron2's, Paddle's and "
-            "ONNX opset 16's default (half_pixel) reading.",
-            "sampling_ratio -1 (torchvision) and 0 (Caffe2, ONNX) both mean adaptive: ceil(roi size / output size).",
+            Trap(
+                "torchvision-aligned-defaults-false",
+                "torchvision's aligned defaults to False: the boxes sit half a pixel off detectron2's, Paddle's and "
+                "ONNX opset 16's default (half_pixel) reading.",
+            ),
+            Trap(
+                "adaptive-is-minus-one-or-zero",
+                "sampling_ratio -1 (torchvision) and 0 (Caffe2, ONNX) both mean adaptive: ceil(roi size / output "
+                "size).",
+            ),
         ),
     ),
     Preset(
@@ -148,10 +173,7 @@ PRESETS: tuple[Preset, ...] = (
         convention=_ALIGNED,
         source="pytorch/vision torchvision/csrc/ops/cpu/roi_align_kernel.cpp",
         equivalent=eq.torchvision_call,
-        traps=(
-            "Paddle's roi_align divides by the sample count without a floor: with adaptive sampling a box of zero "
-            "width or height gives NaN there, 0 here and in torchvision.",
-        ),
+        traps=(_EMPTY_GRID_NAN,),
     ),
     Preset(
         name="mmcv",
@@ -163,12 +185,18 @@ PRESETS: tuple[Preset, ...] = (
         # keeps the starting value -FLT_MAX
         max_mode={"pooling": "max", "empty_value": -FLT_MAX},
         traps=(
-            "mmcv's ONNX export subtracts 0.5/spatial_scale from the boxes itself and writes RoiAlign without "
-            "coordinate_transformation_mode; at opset >= 16 that defaults to half_pixel, which shifts by half a "
-            "pixel again: a whole pixel in all.",
-            "exported to ONNX, mmcv's max becomes RoiAlign max, which is corner-max (see the onnxruntime preset).",
-            "mmcv's CPU kernel starts its max at -10000, not -FLT_MAX: values below -10000 and bins without "
-            "samples give -10000 on the CPU (this preset follows the CUDA kernel).",
+            Trap(
+                "mmcv-onnx-double-half-pixel",
+                "mmcv's ONNX export subtracts 0.5/spatial_scale from the boxes itself and writes RoiAlign without "
+                "coordinate_transformation_mode; at opset >= 16 that defaults to half_pixel, which shifts by half "
+                "a pixel again: a whole pixel in all.",
+            ),
+            _CORNER_MAX,
+            Trap(
+                "mmcv-cpu-max-starts-at-minus-10000",
+                "mmcv's CPU kernel starts its max at -10000, not -FLT_MAX: values below -10000 and bins without "
+                "samples give -10000 on the CPU (this preset follows the CUDA kernel).",
+            ),
         ),
     ),
     Preset(
@@ -181,10 +209,13 @@ PRESETS: tuple[Preset, ...] = (
         options=(_ONNX_MODES,),
         max_mode={"pooling": "corner-max"},
         traps=(
-            _CORNER_MAX + " onnxruntime warns about it at session creation.",
-            _SAMPLING_RATIO_IMPORTERS,
-            "opset 10 has no coordinate_transformation_mode and behaves as output_half_pixel; opset 16 defaults "
-            "to half_pixel, so re-exporting a model at a newer opset shifts its boxes by half a pixel.",
+            _CORNER_MAX,
+            _OMITTED_SAMPLING_RATIO,
+            Trap(
+                "onnx-opset-16-default-half-pixel",
+                "opset 10 has no coordinate_transformation_mode and behaves as output_half_pixel; opset 16 "
+                "defaults to half_pixel, so re-exporting a model at a newer opset shifts its boxes by half a pixel.",
+            ),
         ),
     ),
     Preset(
@@ -200,12 +231,7 @@ PRESETS: tuple[Preset, ...] = (
         options=(_ONNX_MODES,),
         # the max keeps 0 when no sample runs
         max_mode={"pooling": "corner-max", "empty_value": 0.0},
-        traps=(
-            _SAMPLING_RATIO_IMPORTERS,
-            "with adaptive sampling a box of zero width or height (half pixel mode) has no samples; the average "
-            "is then 0/0 = NaN (Paddle too).",
-            _CORNER_MAX,
-        ),
+        traps=(_OMITTED_SAMPLING_RATIO, _EMPTY_GRID_NAN, _CORNER_MAX),
     ),
     Preset(
         name="openvino-half-pixel",
@@ -216,11 +242,17 @@ PRESETS: tuple[Preset, ...] = (
         options=(_openvino_modes("half_pixel"),),
         max_mode=_OPENVINO_MAX,
         traps=(
-            "OpenVINO's half_pixel is (x + 0.5)*s - 0.5, not ONNX's half_pixel x*s - 0.5 (that one is "
-            "OpenVINO's half_pixel_for_nn): the two differ by s/2 feature pixels, half an input pixel.",
-            _SAMPLING_RATIO_IMPORTERS,
-            "an inverted box (x2 < x1) with adaptive sampling fails an assertion in OpenVINO (negative sample "
-            "count); here its bins are empty and give 0.",
+            Trap(
+                "openvino-half-pixel-is-not-onnx-half-pixel",
+                "OpenVINO's half_pixel is (x + 0.5)*s - 0.5, not ONNX's half_pixel x*s - 0.5 (that one is "
+                "OpenVINO's half_pixel_for_nn): the two differ by s/2 feature pixels, half an input pixel.",
+            ),
+            _OMITTED_SAMPLING_RATIO,
+            Trap(
+                "openvino-inverted-box-asserts",
+                "an inverted box (x2 < x1) with adaptive sampling fails an assertion in OpenVINO (negative sample "
+                "count); here its bins are empty and give 0.",
+            ),
         ),
     ),
     Preset(
@@ -232,8 +264,11 @@ PRESETS: tuple[Preset, ...] = (
         options=(_openvino_modes("asymmetric"),),
         max_mode=_OPENVINO_MAX,
         traps=(
-            "the running max starts at 0: a bin whose samples are all negative gives 0, not their maximum.",
-            "a sample outside the map counts as 0 in the max.",
+            Trap(
+                "openvino-max-floored-at-0",
+                "the running max starts at 0: a bin whose samples are all negative gives 0, not their maximum; a "
+                "sample outside the map counts as 0 too.",
+            ),
         ),
     ),
     Preset(
@@ -244,10 +279,19 @@ PRESETS: tuple[Preset, ...] = (
         source="open-mmlab/mmdetection mmdet/ops/roi_align/src/roi_align_kernel.cu (v1.x)",
         equivalent=eq.mmdet_v1_module,
         traps=(
-            "mmdetection v1 configs set sample_num=2 (the op's default is 0, adaptive): pass --sampling-ratio 2 "
-            "for models trained with them.",
-            "boxes end at (x2 + 1)*spatial_scale: one input pixel larger than torchvision's.",
-            "with adaptive sampling a box of zero size (x2 = x1 - 1) has no samples and gives 0/0 = NaN.",
+            Trap(
+                "mmdet-v1-configs-sample-num-2",
+                "mmdetection v1 configs set sample_num=2 (the op's default is 0, adaptive): pass --sampling-ratio 2 "
+                "for models trained with them.",
+            ),
+            Trap(
+                "mmdet-v1-end-plus-one",
+                "boxes end at (x2 + 1)*spatial_scale: one input pixel larger than torchvision's.",
+            ),
+            Trap(
+                "mmdet-v1-empty-grid-nan",
+                "with adaptive sampling a box of zero size (x2 = x1 - 1) has no samples and gives 0/0 = NaN.",
+            ),
         ),
     ),
     Preset(
@@ -266,10 +310,16 @@ PRESETS: tuple[Preset, ...] = (
             ),
         ),
         traps=(
-            "boxes are [y1, x1, y2, x2], normalized so that 1.0 is the last pixel (H - 1), not the image edge; "
-            "rois here are (batch, x1, y1, x2, y2) in that normalized space.",
-            "one bilinear point per output cell and no averaging: a large box is subsampled, not pooled.",
-            "crop_size 1 takes the box centre; spatial_scale does not apply.",
+            Trap(
+                "tf-boxes-yxyx-normalized-to-last-pixel",
+                "boxes are [y1, x1, y2, x2], normalized so that 1.0 is the last pixel (H - 1), not the image edge; "
+                "rois here are (batch, x1, y1, x2, y2) in that normalized space, and spatial_scale does not apply.",
+            ),
+            Trap(
+                "tf-one-point-per-cell",
+                "one bilinear point per output cell and no averaging: a large box is subsampled, not pooled; "
+                "crop_size 1 takes the box centre.",
+            ),
         ),
     ),
     Preset(
@@ -291,13 +341,26 @@ PRESETS: tuple[Preset, ...] = (
             ),
         ),
         traps=(
-            "boxes are relative (0..1) and multiplied by the FEATURE width and height, not the image size; "
-            "spatial_scale is ignored.",
-            "a bin centre on the last row or column gets zero weights: boxes touching the bottom-right border "
-            "give 0 there.",
-            "the CPU kernel ignores inter_times; the GPU kernel with inter_times 4 takes the max of 2x2 samples "
-            "(--option inter_times=4).",
-            "DetectionOutput pads an empty result with rows of -1; the layer aborts on them (roialign drops them).",
+            Trap(
+                "caffe-ssd-relative-times-feature-size",
+                "boxes are relative (0..1) and multiplied by the FEATURE width and height, not the image size; "
+                "spatial_scale is ignored.",
+            ),
+            Trap(
+                "caffe-ssd-last-row-weighs-zero",
+                "a bin centre on the last row or column gets zero weights: boxes touching the bottom-right border "
+                "give 0 there.",
+            ),
+            Trap(
+                "caffe-ssd-gpu-inter-times",
+                "the CPU kernel ignores inter_times; the GPU kernel with inter_times 4 takes the max of 2x2 samples "
+                "(--option inter_times=4).",
+            ),
+            Trap(
+                "ssd-padding-rows",
+                "DetectionOutput pads an empty result with rows of -1; the layer aborts on them (roialign drops "
+                "them).",
+            ),
         ),
     ),
     Preset(
@@ -308,11 +371,20 @@ PRESETS: tuple[Preset, ...] = (
         source="nqanh/affordance-net caffe-affordance-net/src/caffe/layers/roi_alignment_layer.cpp",
         equivalent=eq.caffe_roialignment_layer,
         traps=(
-            "the roi size is x2 - x1 + 1 feature pixels: one feature pixel larger than torchvision's.",
-            "bin edges are clamped to the map, so bins past the border repeat its last row or column.",
+            Trap(
+                "caffe-roialignment-size-plus-one",
+                "the roi size is x2 - x1 + 1 feature pixels: one feature pixel larger than torchvision's.",
+            ),
+            Trap(
+                "caffe-roialignment-clamped-bins",
+                "bin edges are clamped to the map, so bins past the border repeat its last row or column.",
+            ),
         ),
     ),
 )
+
+# Every trap by its key, for commands that cite them.
+TRAPS: dict[str, Trap] = {t.key: t for p in PRESETS for t in p.traps}
 
 _BY_NAME: dict[str, Preset] = {}
 for _p in PRESETS:

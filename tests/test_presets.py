@@ -113,12 +113,20 @@ def test_bad_requests_are_one_line_input_errors(call, message):
 
 
 def test_named_peer_traps_are_shown():
-    traps = {p.name: " ".join(p.traps) for p in registry.PRESETS}
+    traps = {p.name: " ".join(t.text for t in p.traps) for p in registry.PRESETS}
     assert "fill an omitted sampling_ratio with 1" in traps["onnxruntime"]
     assert "fill an omitted sampling_ratio with 1" in traps["tensorrt"]
     assert "corner-max" in traps["onnxruntime"] and "quarter" in traps["onnxruntime"]
     assert "opset >= 16" in traps["mmcv"] and "half a pixel again" in traps["mmcv"]
     assert "NaN" in traps["tensorrt"] and "Paddle" in traps["tensorrt"]
+
+
+def test_trap_keys_name_one_fact_each():
+    seen = {}
+    for preset in registry.PRESETS:
+        for trap in preset.traps:
+            assert seen.setdefault(trap.key, trap.text) == trap.text, trap.key
+    assert set(seen) == set(registry.TRAPS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,6 +149,9 @@ def test_presets_json_is_the_registry(cli):
     assert by_name["caffe2"]["aliases"] == ["torchvision"]
     assert by_name["onnxruntime"]["options"][0]["values"]["output_half_pixel"]["sample_offset"] == 0.0
     assert payload["call"] == {"output_size": [7, 7], "spatial_scale": 0.0625}
+    assert {"key": "omitted-sampling-ratio-is-1", "text": registry.TRAPS["omitted-sampling-ratio-is-1"].text} in (
+        by_name["tensorrt"]["traps"]
+    )
 
 
 def test_presets_name_shows_one_in_detail(cli):
@@ -211,7 +222,10 @@ def test_pool_takes_preset_options(cli, tmp_path):
 @pytest.mark.parametrize(
     "extra, message",
     [
-        (["--preset", "onnxruntime", "--option", "coordinate_transformation_mode=sideways"], "must be one of half_pixel"),
+        (
+            ["--preset", "onnxruntime", "--option", "coordinate_transformation_mode=sideways"],
+            "must be one of half_pixel",
+        ),
         (["--preset", "onnxruntime", "--option", "nope=1"], "has no option 'nope'"),
         (["--option", "extrapolation_value=1"], "belong to a preset"),
         (["--preset", "nope"], "unknown preset"),
@@ -228,7 +242,8 @@ def test_pool_option_errors_are_one_line_exit_2(cli, tmp_path, extra, message):
 
 def test_max_modes_are_distinct_where_the_frameworks_differ():
     """mmcv, onnxruntime, tensorrt and OpenVINO each mean something else by max."""
-    maxes = {name: registry.resolve(name, mode="max") for name in ("mmcv", "onnxruntime", "tensorrt", "openvino-half-pixel")}
+    names = ("mmcv", "onnxruntime", "tensorrt", "openvino-half-pixel")
+    maxes = {name: registry.resolve(name, mode="max") for name in names}
     assert maxes["mmcv"].pooling == "max" and maxes["mmcv"].empty_value == -registry.FLT_MAX
     assert maxes["onnxruntime"].pooling == maxes["tensorrt"].pooling == "corner-max"
     assert maxes["openvino-half-pixel"].max_floor == 0.0

@@ -95,7 +95,7 @@ def _describe(preset, convention, spec) -> dict:
             }
             for o in preset.options
         ],
-        "traps": list(preset.traps),
+        "traps": [{"key": t.key, "text": t.text} for t in preset.traps],
         "equivalent": preset.equivalent(convention, spec),
     }
 
@@ -175,7 +175,7 @@ def _print_detail(p: dict, spec) -> None:
         traps.add_column(no_wrap=True)
         traps.add_column()
         for trap in p["traps"]:
-            traps.add_row("  -", escape(trap))
+            traps.add_row("  -", f"{escape(trap['text'])} [dim]({trap['key']})[/dim]")
         out.print("[bold]traps[/bold]")
         out.print(traps)
     size = f"{spec.output_size[0]}x{spec.output_size[1]}"
