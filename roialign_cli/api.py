@@ -18,6 +18,7 @@ def roi_align(
     *,
     mode: str | None = None,
     preset: str | Convention | None = None,
+    options: dict[str, str] | None = None,
     backend: str = "auto",
 ):
     """RoIAlign of `features` [N, C, H, W] over `rois` [K, 5] (batch, x1, y1, x2, y2) -> [K, C, PH, PW].
@@ -25,10 +26,12 @@ def roi_align(
     Without a preset this is `torchvision.ops.roi_align` (aligned defaults to False). `preset` is a
     preset name or a `Convention`; then `aligned`, `sampling_ratio` and `mode` left at their
     defaults (None, -1, None) keep the preset's own. `mode` is 'avg' or 'max' (the preset's own
-    kind of max). `backend` is 'auto', 'numpy' or 'cuda'; CuPy features give a CuPy result on the
-    same device. float16 features are computed in float32 and returned as float16.
+    kind of max). `options` pick a preset's variants as its framework spells them, e.g.
+    {"coordinate_transformation_mode": "output_half_pixel"} (see `roialign presets NAME`).
+    `backend` is 'auto', 'numpy' or 'cuda'; CuPy features give a CuPy result on the same device.
+    float16 features are computed in float32 and returned as float16.
     """
-    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode)
+    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
     return pool(features, rois, output_size, spatial_scale, convention, backend)[0]
 
 

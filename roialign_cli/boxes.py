@@ -16,6 +16,7 @@ from . import arrayio, coordinates
 from .box_formats import LAYOUTS, BoxFormat, box_format, check_space
 from .coordinates import Frame
 from .errors import InputError
+from .sizes import parse_size  # noqa: F401  (re-exported: callers parse sizes as boxes.parse_size)
 
 # What an ssd row gets when the boxes carry no label or score.
 SSD_FILL_LABEL, SSD_FILL_SCORE = 0, 1.0
@@ -392,20 +393,6 @@ class ParsedRois:
     rois: np.ndarray  # [K, 5] float64 (batch, x1, y1, x2, y2)
     layout: str  # what the input was read as
     dropped: int = 0  # SSD padding rows removed
-
-
-def parse_size(text: str, what: str = "size") -> tuple[int, int]:
-    """'576x192' -> (576, 192) as (width, height); '7' -> (7, 7)."""
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        values = tuple(int(p) for p in parts)
-    except ValueError:
-        raise InputError(f"{what} must look like 7 or 7x7, not {text!r}") from None
-    if len(values) == 1:
-        values = values * 2
-    if len(values) != 2 or min(values) <= 0:
-        raise InputError(f"{what} must be one or two positive integers like 7 or 7x7, not {text!r}")
-    return values
 
 
 def detect_format(shape: tuple[int, ...]) -> str | None:

@@ -1,61 +1,143 @@
 """Named conventions: the one registry that `pool`, `presets`, `explain` and the docs read.
 
-Each preset names the framework it reproduces, its exact switches, what its "max" mode means,
+Each preset names the framework it reproduces, its exact switches (read from the framework's
+source, named in `source`), its options as the framework spells them, what its "max" mode means,
 how to ask the framework itself for the same thing, and the traps users of that framework hit.
 Pure Python: importing this must not pull in NumPy.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Mapping
 
+from . import equivalents as eq
 from .conventions import Convention
+from .equivalents import CallSpec
 from .errors import InputError
+
+__all__ = ["CallSpec", "Option", "Preset", "PRESETS", "TRAPS", "Trap", "get", "names", "resolve"]
+
+# The largest float32: mmcv's CUDA max pooling starts its running maximum at -FLT_MAX.
+FLT_MAX = 3.4028234663852886e38
 
 
 @dataclass(frozen=True)
-class CallSpec:
-    """The per-call numbers a framework call needs besides the convention."""
+class Option:
+    """A named variant of a preset, spelled as its framework spells it.
 
-    output_size: tuple[int, int] = (7, 7)
-    spatial_scale: float = 1.0
-    sampling_ratio: int = 0
+    Either an enumeration (`values`: each value -> the switches it changes) or a free number
+    written into one switch (`number_switch`).
+    """
+
+    name: str
+    doc: str
+    default: str
+    values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    number_switch: str | None = None
+
+    def changes(self, text: str, preset: str) -> dict[str, object]:
+        if self.number_switch:
+            try:
+                number = float(text)
+            except ValueError:
+                number = math.nan
+            if not math.isfinite(number):
+                raise InputError(f"option {self.name} of preset {preset!r} must be a finite number, not {text!r}")
+            return {self.number_switch: number}
+        if text not in self.values:
+            raise InputError(
+                f"option {self.name} of preset {preset!r} must be one of {', '.join(self.values)}, not {text!r}"
+            )
+        return dict(self.values[text])
+
+
+@dataclass(frozen=True)
+class Trap:
+    """A fact about a framework that silently changes the numbers, named so that it can be cited."""
+
+    key: str
+    text: str
 
 
 @dataclass(frozen=True)
 class Preset:
     name: str
     reproduces: str
-    convention: Convention
+    convention: Convention  # with every option at its default
+    source: str  # where the switches were read: repository and path
+    # the equivalent call in the framework the preset names
+    equivalent: Callable[[Convention, CallSpec], str]
     aliases: tuple[str, ...] = ()
     # switches that turn the preset's average into its own max mode; None: it has no max mode
-    max_mode: dict | None = None
-    # the equivalent call in the framework the preset names
-    equivalent: Callable[[Convention, CallSpec], str] | None = None
-    traps: tuple[str, ...] = ()
-    # named variants of the preset (option value -> switches), e.g. ONNX coordinate modes
-    options: dict[str, dict[str, dict]] = field(default_factory=dict)
+    max_mode: Mapping[str, object] | None = None
+    traps: tuple[Trap, ...] = ()
+    options: tuple[Option, ...] = ()
+
+    def option(self, name: str) -> Option:
+        for option in self.options:
+            if option.name == name:
+                return option
+        known = ", ".join(o.name for o in self.options) or "none"
+        raise InputError(f"preset {self.name!r} has no option {name!r} (its options: {known})")
+
+    def with_options(self, conv: Convention, chosen: Mapping[str, str]) -> Convention:
+        for name, text in chosen.items():
+            conv = conv.with_(**self.option(name).changes(str(text), self.name))
+        return conv
 
 
-def _scale_text(s: float) -> str:
-    if s > 0 and (1 / s).is_integer() and s < 1:
-        return f"1/{int(1 / s)}"
-    return f"{s:g}"
+# Half-pixel model of torchvision aligned=True: shift by half a pixel, no minimum roi size.
+_HALF_PIXEL = {"sample_offset": 0.5, "min_size": None}
+_LEGACY = {"pixel_offset": 0.0, "sample_offset": 0.0, "min_size": 1.0}
+
+_CAFFE2 = Convention()
+_ALIGNED = Convention(**_HALF_PIXEL)
+
+_ONNX_MODES = Option(
+    name="coordinate_transformation_mode",
+    doc="half_pixel: x*s - 0.5, no minimum size (opset 16 default); output_half_pixel: x*s, size >= 1 (opset 10)",
+    default="half_pixel",
+    values={"half_pixel": _HALF_PIXEL, "output_half_pixel": _LEGACY},
+)
+
+_OPENVINO_MODES = {
+    "asymmetric": _LEGACY,
+    "half_pixel_for_nn": {"pixel_offset": 0.0, **_HALF_PIXEL},
+    "half_pixel": {"pixel_offset": 0.5, **_HALF_PIXEL},
+}
 
 
-def _torchvision_call(conv: Convention, spec: CallSpec) -> str:
-    aligned = conv.sample_offset == 0.5
-    sr = conv.sampling_ratio if conv.sampling_ratio > 0 else -1
-    ph, pw = spec.output_size
-    return (
-        f"torchvision.ops.roi_align(x, rois, output_size=({ph}, {pw}), "
-        f"spatial_scale={_scale_text(spec.spatial_scale)}, sampling_ratio={sr}, aligned={aligned})"
+def _openvino_modes(default: str) -> Option:
+    return Option(
+        name="aligned_mode",
+        doc="asymmetric: x*s, size >= 1; half_pixel_for_nn: x*s - 0.5; half_pixel: (x + 0.5)*s - 0.5 (no minimum size)",
+        default=default,
+        values=_OPENVINO_MODES,
     )
 
 
-_CAFFE2 = Convention()
-_ALIGNED = Convention(sample_offset=0.5, min_size=None)
+_OPENVINO_MAX = {"pooling": "max", "max_floor": 0.0}
+
+# Traps shared by several presets.
+_OMITTED_SAMPLING_RATIO = Trap(
+    "omitted-sampling-ratio-is-1",
+    "onnx-tensorrt and OpenVINO's ONNX importer fill an omitted sampling_ratio with 1, not ONNX's default 0 "
+    "(adaptive): write sampling_ratio into every RoiAlign node.",
+)
+_CORNER_MAX = Trap(
+    "onnx-max-is-corner-max",
+    "ONNX RoiAlign's max (onnxruntime, TensorRT) is corner-max: the max over samples of the largest single "
+    "weighted corner w_i*v_i, not of the interpolated value; at a sample midway between four pixels that is "
+    "about a quarter of it. onnxruntime warns about it when it loads such a model.",
+)
+_EMPTY_GRID_NAN = Trap(
+    "empty-grid-nan",
+    "TensorRT's ROIAlign_TRT and Paddle divide by the sample count without a floor: with adaptive sampling "
+    "a box of zero width or height (half pixel model) has no samples and averages to 0/0 = NaN; torchvision, "
+    "onnxruntime and mmcv give 0.",
+)
 
 PRESETS: tuple[Preset, ...] = (
     Preset(
@@ -63,22 +145,246 @@ PRESETS: tuple[Preset, ...] = (
         aliases=("torchvision",),
         reproduces=(
             "Caffe2 RoIAlign, torchvision aligned=False, maskrcnn-benchmark, ONNX opset 10 / output_half_pixel, "
-            "TensorRT coordinateTransformationMode=0, OpenVINO asymmetric"
+            "TensorRT coordinate_transformation_mode=0, OpenVINO asymmetric"
         ),
         convention=_CAFFE2,
-        equivalent=_torchvision_call,
+        source="pytorch/vision torchvision/csrc/ops/cpu/roi_align_kernel.cpp",
+        equivalent=eq.torchvision_call,
+        traps=(
+            Trap(
+                "torchvision-aligned-defaults-false",
+                "torchvision's aligned defaults to False: the boxes sit half a pixel off detectron2's, Paddle's and "
+                "ONNX opset 16's default (half_pixel) reading.",
+            ),
+            Trap(
+                "adaptive-is-minus-one-or-zero",
+                "sampling_ratio -1 (torchvision) and 0 (Caffe2, ONNX) both mean adaptive: ceil(roi size / output "
+                "size).",
+            ),
+        ),
     ),
     Preset(
         name="torchvision-aligned",
         aliases=("detectron2",),
         reproduces=(
-            "torchvision aligned=True, detectron2 ROIAlignV2, Paddle default, ONNX opset 16 half_pixel, "
-            "OpenVINO half_pixel_for_nn"
+            "torchvision aligned=True, detectron2 ROIAlignV2 (sampling_ratio 0), Paddle default, "
+            "ONNX opset 16 half_pixel, OpenVINO half_pixel_for_nn"
         ),
         convention=_ALIGNED,
-        equivalent=_torchvision_call,
+        source="pytorch/vision torchvision/csrc/ops/cpu/roi_align_kernel.cpp",
+        equivalent=eq.torchvision_call,
+        traps=(_EMPTY_GRID_NAN,),
+    ),
+    Preset(
+        name="mmcv",
+        reproduces="mmcv.ops.RoIAlign (aligned=True by default; pool_mode 'avg' or 'max')",
+        convention=_ALIGNED,
+        source="open-mmlab/mmcv mmcv/ops/csrc/common/cuda/roi_align_cuda_kernel.cuh",
+        equivalent=eq.mmcv_module,
+        # max over the bilinear samples (0 for a sample outside the map); a bin without samples
+        # keeps the starting value -FLT_MAX
+        max_mode={"pooling": "max", "empty_value": -FLT_MAX},
+        traps=(
+            Trap(
+                "mmcv-onnx-double-half-pixel",
+                "mmcv's ONNX export subtracts 0.5/spatial_scale from the boxes itself and writes RoiAlign without "
+                "coordinate_transformation_mode; at opset >= 16 that defaults to half_pixel, which shifts by half "
+                "a pixel again: a whole pixel in all.",
+            ),
+            _CORNER_MAX,
+            Trap(
+                "mmcv-cpu-max-starts-at-minus-10000",
+                "mmcv's CPU kernel starts its max at -10000, not -FLT_MAX: values below -10000 and bins without "
+                "samples give -10000 on the CPU (this preset follows the CUDA kernel).",
+            ),
+        ),
+    ),
+    Preset(
+        name="onnxruntime",
+        reproduces="onnxruntime RoiAlign (CPU and CUDA), opset 10 and 16, both coordinate modes",
+        convention=_ALIGNED,
+        source="microsoft/onnxruntime onnxruntime/core/providers/cpu/object_detection/roialign.cc; "
+        "onnx/onnx onnx/reference/ops/op_roi_align.py",
+        equivalent=eq.onnx_node,
+        options=(_ONNX_MODES,),
+        max_mode={"pooling": "corner-max"},
+        traps=(
+            _CORNER_MAX,
+            _OMITTED_SAMPLING_RATIO,
+            Trap(
+                "onnx-opset-16-default-half-pixel",
+                "opset 10 has no coordinate_transformation_mode and behaves as output_half_pixel; opset 16 "
+                "defaults to half_pixel, so re-exporting a model at a newer opset shifts its boxes by half a pixel.",
+            ),
+        ),
+    ),
+    Preset(
+        name="tensorrt",
+        reproduces="TensorRT ROIAlign_TRT plugin (what onnx-tensorrt builds for RoiAlign)",
+        # coordinate_transformation_mode 1 (half pixel) is the plugin's default; an empty grid is 0/0.
+        # Not modelled: the plugin does not clamp ceil(bin) at 0, so a box inverted by at least the
+        # output size (in feature pixels) gets a negative grid; unless the other axis's grid is 0,
+        # the count is non-zero and the plugin gives 0 where this preset gives NaN.
+        convention=_ALIGNED.with_(empty_value=math.nan),
+        source="NVIDIA/TensorRT plugin/roiAlignPlugin/roiAlignKernel.cu; onnx/onnx-tensorrt onnxOpImporters.cpp",
+        equivalent=eq.tensorrt_plugin,
+        options=(_ONNX_MODES,),
+        # the max keeps 0 when no sample runs
+        max_mode={"pooling": "corner-max", "empty_value": 0.0},
+        traps=(_OMITTED_SAMPLING_RATIO, _EMPTY_GRID_NAN, _CORNER_MAX),
+    ),
+    Preset(
+        name="openvino-half-pixel",
+        reproduces="OpenVINO ROIAlign-9 aligned_mode=half_pixel (and its other aligned modes)",
+        convention=Convention(pixel_offset=0.5, **_HALF_PIXEL),
+        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
+        equivalent=eq.openvino_op,
+        options=(_openvino_modes("half_pixel"),),
+        max_mode=_OPENVINO_MAX,
+        traps=(
+            Trap(
+                "openvino-half-pixel-is-not-onnx-half-pixel",
+                "OpenVINO's half_pixel is (x + 0.5)*s - 0.5, not ONNX's half_pixel x*s - 0.5 (that one is "
+                "OpenVINO's half_pixel_for_nn): the two differ by s/2 feature pixels, half an input pixel.",
+            ),
+            _OMITTED_SAMPLING_RATIO,
+            Trap(
+                "openvino-inverted-box-asserts",
+                "an inverted box (x2 < x1) with adaptive sampling fails an assertion in OpenVINO (negative sample "
+                "count); here its bins are empty and give 0.",
+            ),
+        ),
+    ),
+    Preset(
+        name="openvino-max",
+        reproduces="OpenVINO ROIAlign mode=max (opset 3 and 9; asymmetric by default)",
+        convention=Convention(**_OPENVINO_MAX),
+        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
+        equivalent=eq.openvino_op,
+        options=(_openvino_modes("asymmetric"),),
+        max_mode=_OPENVINO_MAX,
+        traps=(
+            Trap(
+                "openvino-max-floored-at-0",
+                "the running max starts at 0: a bin whose samples are all negative gives 0, not their maximum; a "
+                "sample outside the map counts as 0 too.",
+            ),
+        ),
+    ),
+    Preset(
+        name="mmdet-v1",
+        reproduces="mmdetection v1 RoIAlign (mmdet.ops.roi_align, legacy forward_v1)",
+        # end (x2 + 1)*s; roi size max(., 0): no 1-pixel minimum; an empty grid is 0/0
+        convention=Convention(end_plus_one="coordinate", min_size=0.0, empty_value=math.nan),
+        source="open-mmlab/mmdetection mmdet/ops/roi_align/src/roi_align_kernel.cu (v1.x)",
+        equivalent=eq.mmdet_v1_module,
+        traps=(
+            Trap(
+                "mmdet-v1-configs-sample-num-2",
+                "mmdetection v1 configs set sample_num=2 (the op's default is 0, adaptive): pass --sampling-ratio 2 "
+                "for models trained with them.",
+            ),
+            Trap(
+                "mmdet-v1-end-plus-one",
+                "boxes end at (x2 + 1)*spatial_scale: one input pixel larger than torchvision's.",
+            ),
+            Trap(
+                "mmdet-v1-empty-grid-nan",
+                "with adaptive sampling a box of zero size (x2 = x1 - 1) has no samples and gives 0/0 = NaN.",
+            ),
+        ),
+    ),
+    Preset(
+        name="tf-crop-and-resize",
+        reproduces="tf.image.crop_and_resize, method='bilinear'",
+        # 1.0 is the last pixel; one point per output cell from y1*(H-1) to y2*(H-1); fill outside [0, H-1]
+        convention=Convention(coordinates="tf-normalized", grid="corners", border="fill", min_size=None),
+        source="tensorflow/tensorflow tensorflow/core/kernels/image/crop_and_resize_op.cc",
+        equivalent=eq.tf_crop_and_resize,
+        options=(
+            Option(
+                name="extrapolation_value",
+                doc="the value of an output point that falls outside the image",
+                default="0.0",
+                number_switch="fill_value",
+            ),
+        ),
+        traps=(
+            Trap(
+                "tf-boxes-yxyx-normalized-to-last-pixel",
+                "boxes are [y1, x1, y2, x2], normalized so that 1.0 is the last pixel (H - 1), not the image edge; "
+                "rois here are (batch, x1, y1, x2, y2) in that normalized space, and spatial_scale does not apply.",
+            ),
+            Trap(
+                "tf-one-point-per-cell",
+                "one bilinear point per output cell and no averaging: a large box is subsampled, not pooled; "
+                "crop_size 1 takes the box centre.",
+            ),
+        ),
+    ),
+    Preset(
+        name="caffe-ssd-roialign",
+        reproduces="Caffe SSD fork RoiAlign layer reading DetectionOutput rows (RemoDet; CPU kernel)",
+        # start = x1*W clamped >= 0, end = x2*W clamped <= W-1, size = end - start + 1 (>= 1), one sample at
+        # each bin centre, neighbour min(x0 + 1, W - 1) with weights from the neighbours
+        convention=Convention(
+            coordinates="relative-feature", clip_box=True, end_plus_one="size", sampling_ratio=1, border="caffe-ssd"
+        ),
+        source="UrwLee/Experience remodet_repository_LEE/src/caffe/layers/roi_align_layer.cpp (and .cu)",
+        equivalent=eq.caffe_ssd_layer,
+        options=(
+            Option(
+                name="inter_times",
+                doc="1: one sample at the bin centre; 4 (GPU kernel only): the max of 2x2 samples at 1/4 and 3/4",
+                default="1",
+                values={"1": {"sampling_ratio": 1, "pooling": "avg"}, "4": {"sampling_ratio": 2, "pooling": "max"}},
+            ),
+        ),
+        traps=(
+            Trap(
+                "caffe-ssd-relative-times-feature-size",
+                "boxes are relative (0..1) and multiplied by the FEATURE width and height, not the image size; "
+                "spatial_scale is ignored.",
+            ),
+            Trap(
+                "caffe-ssd-last-row-weighs-zero",
+                "a bin centre on the last row or column gets zero weights: boxes touching the bottom-right border "
+                "give 0 there.",
+            ),
+            Trap(
+                "caffe-ssd-gpu-inter-times",
+                "the CPU kernel ignores inter_times; the GPU kernel with inter_times 4 takes the max of 2x2 samples "
+                "(--option inter_times=4).",
+            ),
+            Trap(
+                "ssd-padding-rows",
+                "DetectionOutput pads an empty result with rows of -1; the layer aborts on them (roialign drops "
+                "them).",
+            ),
+        ),
+    ),
+    Preset(
+        name="caffe-roialignment",
+        reproduces="AffordanceNet Caffe ROIAlignment layer (its CPU and GPU kernels compute the same)",
+        # size = x2*s - x1*s + 1 (>= 1), bin edges clamped to [0, H-1], one sample at the clamped bin's centre
+        convention=Convention(end_plus_one="size", clip_bins=True, sampling_ratio=1, border="clamp"),
+        source="nqanh/affordance-net caffe-affordance-net/src/caffe/layers/roi_alignment_layer.cpp",
+        equivalent=eq.caffe_roialignment_layer,
+        traps=(
+            Trap(
+                "caffe-roialignment-size-plus-one",
+                "the roi size is x2 - x1 + 1 feature pixels: one feature pixel larger than torchvision's.",
+            ),
+            Trap(
+                "caffe-roialignment-clamped-bins",
+                "bin edges are clamped to the map, so bins past the border repeat its last row or column.",
+            ),
+        ),
     ),
 )
+
+# Every trap by its key, for commands that cite them.
+TRAPS: dict[str, Trap] = {t.key: t for p in PRESETS for t in p.traps}
 
 _BY_NAME: dict[str, Preset] = {}
 for _p in PRESETS:
@@ -103,32 +409,52 @@ def resolve(
     aligned: bool | None = None,
     sampling_ratio: int = -1,
     mode: str | None = None,
+    options: Mapping[str, str] | None = None,
 ) -> Convention:
     """The convention a call asks for.
 
     `preset` (a name or a Convention) is the base; without one the base is torchvision's
-    aligned=False. `aligned` (None: the preset's own) switches the half-pixel offset and the
-    legacy minimum size; `sampling_ratio` -1 keeps the preset's own, 0 is adaptive, n > 0 fixed;
-    `mode` 'avg' or 'max' picks the preset's own flavour of max.
+    aligned=False. `options` (name -> value, as the framework spells them) pick the preset's
+    variants. `aligned` (None: the preset's own) switches to the half-pixel model (sample offset
+    0.5, no minimum size) or the legacy one (no offsets, size >= 1); `sampling_ratio` -1 keeps the
+    preset's own, 0 is adaptive, n > 0 fixed; `mode` 'avg' or 'max' picks the preset's own flavour
+    of max.
     """
     named = get(preset) if isinstance(preset, str) else None
     conv = named.convention if named else preset if isinstance(preset, Convention) else _CAFFE2
+    if options:
+        if named is None:
+            raise InputError("options belong to a preset: name one with --preset")
+        conv = named.with_options(conv, options)
     if aligned is not None:
-        conv = conv.with_(sample_offset=0.5 if aligned else 0.0, min_size=None if aligned else 1.0)
-    if sampling_ratio is not None and sampling_ratio >= 0:
-        conv = conv.with_(sampling_ratio=int(sampling_ratio))
-    elif sampling_ratio is not None and sampling_ratio < -1:
+        conv = conv.with_(**(_HALF_PIXEL if aligned else _LEGACY))
+    conv = _with_sampling_ratio(conv, sampling_ratio)
+    return _with_mode(conv, mode, named)
+
+
+def _with_sampling_ratio(conv: Convention, sampling_ratio: int | None) -> Convention:
+    if sampling_ratio is None or sampling_ratio == -1:
+        return conv
+    if sampling_ratio < -1:
         raise InputError(f"sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, not {sampling_ratio}")
+    if conv.grid == "corners":
+        raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
+    return conv.with_(sampling_ratio=int(sampling_ratio))
+
+
+def _with_mode(conv: Convention, mode: str | None, named: Preset | None) -> Convention:
     if mode in (None, "avg"):
         if mode == "avg" and conv.pooling != "avg":
             conv = conv.with_(pooling="avg", max_floor=None)
         return conv
     if mode != "max":
         raise InputError(f"mode must be 'avg' or 'max', not {mode!r}")
-    if named is None:
-        return conv.with_(pooling="max") if conv.pooling == "avg" else conv
     if conv.pooling != "avg":
         return conv
+    if named is None:
+        return conv.with_(pooling="max")
     if named.max_mode is None:
-        raise InputError(f"preset {named.name!r} has no max mode")
+        with_max = ", ".join(p.name for p in PRESETS if p.max_mode is not None)
+        raise InputError(f"preset {named.name!r} has no max mode (presets with one: {with_max})")
     return conv.with_(**named.max_mode)
+

@@ -11,6 +11,7 @@ from .convert import convert
 from .diff import diff
 from .explain import explain
 from .pool import pool
+from .presets import presets
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,3 +24,4 @@ main.add_command(pool)
 main.add_command(convert)
 main.add_command(diff)
 main.add_command(explain)
+main.add_command(presets)

@@ -26,12 +26,15 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
 @click.option("--mode", type=click.Choice(["avg", "max"]), default=None,
               help="Pooling; 'max' is the preset's own kind of max. Default: the preset's own.")
 @click.option("--preset", metavar="NAME", help="A framework's convention (see `roialign presets`).")
+@click.option("--option", "option_items", multiple=True, metavar="NAME=VALUE",
+              help="One of the preset's own options, e.g. coordinate_transformation_mode=output_half_pixel "
+              "(see `roialign presets NAME`); repeatable.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option("--image-size", metavar="WxH", help="Input image size: relative (0..1) boxes are multiplied by it.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @reports_errors
-def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, aligned, mode, preset, backend,
-         image_size, as_json):
+def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, aligned, mode, preset, option_items,
+         backend, image_size, as_json):
     """RoIAlign of FEATURES [N,C,H,W] over ROIS, both .npy files ('-' reads stdin).
 
     ROIS may be [K,5] (batch, x1, y1, x2, y2), [K,4] (x1, y1, x2, y2; batch 0), or SSD
@@ -40,6 +43,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     """
     from .. import api, arrayio, boxes
     from ..presets import resolve
+    from .presets import parse_option_items
 
     if features == "-" and rois == "-":
         raise UserError("only one of FEATURES and ROIS can be read from stdin")
@@ -49,7 +53,8 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
         raise UserError("--json prints on stdout, which -o - already fills with the array; give -o FILE")
     size = boxes.parse_size(output_size, "output size")
     scale = parse_scale(spatial_scale)
-    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode)
+    options = parse_option_items(option_items)
+    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
 
@@ -79,6 +84,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
         "rois": {"count": len(roi_array), "read_as": parsed.layout, "padding_rows_dropped": parsed.dropped},
         "output": {"shape": list(result.shape), "dtype": str(result.dtype), "path": output},
         "preset": preset,
+        "options": options,
         "convention": convention.switches(),
         "output_size": list(size),
         "spatial_scale": scale,
@@ -104,7 +110,8 @@ def _print_summary(summary, out) -> None:
     dropped = f", {r['padding_rows_dropped']} padding rows dropped" if r["padding_rows_dropped"] else ""
     table.add_row("rois", f"{r['count']} read as {r['read_as']}{dropped}")
     table.add_row("output", f"{o['shape']} {o['dtype']} -> {o['path'] or '(not written: give -o OUT)'}")
-    table.add_row("preset", summary["preset"] or "(none: torchvision semantics)")
+    options = "".join(f", {k}={v}" for k, v in summary["options"].items())
+    table.add_row("preset", (summary["preset"] or "(none: torchvision semantics)") + options)
     table.add_row("scale / size", f"{summary['spatial_scale']:g} / {summary['output_size'][0]}x{summary['output_size'][1]}")
     table.add_row("switches", ", ".join(f"{k}={format_value(v)}" for k, v in summary["convention"].items()))
     table.add_row("backend", f"{summary['backend']} in {summary['seconds'] * 1000:.1f} ms")
