@@ -81,6 +81,41 @@ class Convention:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def parse_switch(text: str) -> tuple[str, object]:
+    """'coordinates=relative-feature' -> ('coordinates', 'relative-feature'), typed as the field is."""
+    from .errors import InputError
+
+    name, sep, value = (part.strip() for part in text.partition("="))
+    known = {f.name: f for f in fields(Convention)}
+    if not sep or name not in known:
+        raise InputError(f"a switch is NAME=VALUE with NAME one of {', '.join(known)}; got {text!r}")
+    default = known[name].default
+    try:
+        if value.lower() == "none" and name in ("min_size", "max_floor"):
+            return name, None
+        if isinstance(default, bool):
+            if value.lower() not in ("true", "false"):
+                raise ValueError
+            return name, value.lower() == "true"
+        if isinstance(default, int):
+            return name, int(value)
+        if isinstance(default, float) or default is None:
+            return name, float(value)
+    except ValueError:
+        raise InputError(f"switch {name} cannot be {value!r} ({switch_doc(name)})") from None
+    return name, value
+
+
+def with_switches(conv: "Convention", items) -> "Convention":
+    """`conv` with NAME=VALUE texts applied; an impossible combination is an InputError."""
+    from .errors import InputError
+
+    try:
+        return conv.with_(**dict(parse_switch(item) for item in items))
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
+
+
 def switch_doc(name: str) -> str:
     return next(f.metadata["doc"] for f in fields(Convention) if f.name == name)
 

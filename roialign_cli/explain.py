@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conventions import Convention, differences
+from .diff_defaults import ATOL
 from .engines import numpy_engine
 from .presets import PRESETS, Preset, get
 
@@ -23,6 +24,7 @@ SAMPLING_RATIOS = (0, 1, 2, 3, 4)
 SUBSET_ROIS = 12
 SUBSET_CHANNELS = 8
 CONFIRMED = 12
+TIE = ATOL  # errors closer than `roialign diff`'s absolute tolerance are float noise, not a better fit
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,8 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        opts = "".join(f" {k}={v}" for k, v in self.options)
+        """The preset, its options that differ from their defaults, and max when it is max."""
+        opts = "".join(f" {k}={v}" for k, v in self.options if self.preset.option(k).default != v)
         return f"{self.preset.name}{opts}" + (" max" if self.mode == "max" else "")
 
 
@@ -131,7 +134,7 @@ def _row(s: Scored) -> dict:
 
 
 def _within(candidate: Scored, best: Scored) -> bool:
-    return _rounded(candidate.max_error) <= _rounded(best.max_error)
+    return candidate.max_error <= best.max_error + max(TIE, 0.01 * best.max_error)
 
 
 def _bases():
@@ -207,17 +210,28 @@ def score(candidate: Candidate, features, rois, reference, output_size, image_si
     return Scored(candidate, *_errors(got, reference))
 
 
-def _rank_key(s: Scored):
-    # exact ties go to the simpler story: the preset's own options and sampling, the listed order
+def _prior(s: Scored):
+    """Among candidates that fit equally well, the simpler story first: the preset's own reading of
+    the boxes, its own sampling and options, its listed order."""
     c = s.candidate
-    own = c.convention.sampling_ratio == c.preset.with_options(c.preset.convention, dict(c.options)).sampling_ratio
-    default_options = all(c.preset.option(k).default == v for k, v in c.options)
-    return (_rounded(s.max_error), _rounded(s.mean_error), not own, not default_options, PRESETS.index(c.preset))
+    base = c.preset.with_options(c.preset.convention, dict(c.options))
+    return (
+        c.convention.coordinates != base.coordinates,
+        c.convention.sampling_ratio != base.sampling_ratio,
+        any(c.preset.option(k).default != v for k, v in c.options),
+        PRESETS.index(c.preset),
+        c.reading.times_image,
+    )
 
 
-def _rounded(error: float) -> float:
-    # errors below float32 noise are ties, so the tie-breaks above decide among equivalent readings
-    return 0.0 if error < 1e-6 else float(f"{error:.3g}")
+def rank(scored: list[Scored]) -> list[Scored]:
+    """Best first: by max error, where errors that differ by float noise only are ties broken by `_prior`."""
+    ordered = sorted(scored, key=lambda s: (s.max_error, s.mean_error))
+    if not ordered:
+        return ordered
+    best = ordered[0].max_error
+    tied = [s for s in ordered if s.max_error <= best + max(TIE, 0.01 * best)]
+    return sorted(tied, key=_prior) + ordered[len(tied):]
 
 
 def _subset(count: int, limit: int) -> np.ndarray:
@@ -236,9 +250,9 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     got = numpy_engine.pool(features, _engine_rois(rois, best.reading, image_size), result.output_size,
                             best.spatial_scale, best.convention)
     result.matched = compare(got, reference).matches
-    result.command = pool_command(best, *paths, image_size)
+    result.command = pool_command(best, *paths, image_size, result.output_size)
     if assume:
-        like = assumed_candidate(assume, rois, image_size, spatial_scale, best)
+        like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
         result.assumed = score(like, features, rois, reference, result.output_size, image_size)
         result.assumption_lines = explain_assumption(result.assumed, result.best)
     return result
@@ -270,9 +284,9 @@ def search(features, rois, reference, *, image_size=None, spatial_scale=None, to
     pool = candidates(rois, features.shape, image_size, spatial_scale)
     ri, ci = _subset(len(rois), SUBSET_ROIS), _subset(features.shape[1], SUBSET_CHANNELS)
     sub = (np.ascontiguousarray(features[:, ci]), rois[ri], reference[ri][:, ci])
-    quick = sorted((score(c, *sub, output_size, image_size) for c in pool), key=_rank_key)
+    quick = rank([score(c, *sub, output_size, image_size) for c in pool])
     full = (features, rois, reference, output_size, image_size)
-    confirmed = sorted((score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]), key=_rank_key)
+    confirmed = rank([score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]])
     explanation = Explanation(confirmed, len(pool), output_size, image_size)
     explanation.frameworks = _framework_matches(quick, confirmed, full)
     return explanation
@@ -294,7 +308,7 @@ def _framework_matches(quick, confirmed, full):
         if not own:
             out[framework] = (None, f"not expressible in {framework}: it reads absolute boxes x spatial_scale")
             continue
-        scored = min((score(s.candidate, *full) for s in own[:3]), key=_rank_key)
+        scored = rank([score(s.candidate, *full) for s in own[:3]])[0]
         out[framework] = (scored, call_text(scored.candidate, full[3]))
     return out
 
@@ -308,10 +322,12 @@ def call_text(candidate: Candidate, output_size) -> str:
     return text
 
 
-def pool_command(candidate: Candidate, features: str, rois: str, image_size) -> str:
+def pool_command(candidate: Candidate, features: str, rois: str, image_size, output_size) -> str:
     """The `roialign pool` command line that reproduces a candidate."""
     conv, preset = candidate.convention, candidate.preset
     words = ["roialign pool", features, rois, "--preset", preset.name]
+    if tuple(output_size) != (7, 7):
+        words.append(f"--output-size {output_size[0]}x{output_size[1]}")
     words += [f"--option {k}={v}" for k, v in candidate.options if preset.option(k).default != v]
     if candidate.mode == "max" and preset.convention.pooling == "avg":
         words.append("--mode max")
@@ -331,15 +347,16 @@ def _scale_text(s: float) -> str:
     return f"1/{int(round(1 / s))}" if 0 < s < 1 and math.isclose(1 / s, round(1 / s)) else f"{s:g}"
 
 
-def assumed_candidate(name: str, rois, image_size, spatial_scale, like: Candidate) -> Candidate:
-    """What the user has been running: a preset with their scale and rois as they gave them."""
+def assumed_candidate(name: str, image_size, spatial_scale, features_width: int, best: Candidate) -> Candidate:
+    """What the user has been running: a preset at their scale (else the feature/image ratio, else
+    the best match's), with relative boxes x the image size when they gave one."""
     preset = get(name)
     conv = preset.convention
-    reading = RELATIVE_IMAGE if image_size and conv.coordinates == "absolute" else ABSOLUTE
-    if conv.coordinates != "absolute":
-        reading = RELATIVE_FEATURE if conv.coordinates == "relative-feature" else TF_NORMALIZED
-    scale = spatial_scale if spatial_scale is not None else like.spatial_scale
-    return Candidate(preset, (), "avg" if conv.pooling == "avg" else "max", reading, scale, conv)
+    readings = {"relative-feature": RELATIVE_FEATURE, "tf-normalized": TF_NORMALIZED}
+    reading = readings.get(conv.coordinates, RELATIVE_IMAGE if image_size else ABSOLUTE)
+    if spatial_scale is None:
+        spatial_scale = features_width / image_size[0] if image_size else best.spatial_scale
+    return Candidate(preset, (), "avg" if conv.pooling == "avg" else "max", reading, spatial_scale, conv)
 
 
 def explain_assumption(assumed: Scored, best: Scored) -> list[str]:

@@ -29,12 +29,15 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
 @click.option("--option", "option_items", multiple=True, metavar="NAME=VALUE",
               help="One of the preset's own options, e.g. coordinate_transformation_mode=output_half_pixel "
               "(see `roialign presets NAME`); repeatable.")
+@click.option("--switch", "switch_items", multiple=True, metavar="NAME=VALUE",
+              help="Set any convention switch last, e.g. coordinates=relative-feature or border=clamp "
+              "(the switches are listed by `roialign presets NAME`); repeatable.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option("--image-size", metavar="WxH", help="Input image size: relative (0..1) boxes are multiplied by it.")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @reports_errors
 def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, aligned, mode, preset, option_items,
-         backend, image_size, as_json):
+         switch_items, backend, image_size, as_json):
     """RoIAlign of FEATURES [N,C,H,W] over ROIS, both .npy files ('-' reads stdin).
 
     ROIS may be [K,5] (batch, x1, y1, x2, y2), [K,4] (x1, y1, x2, y2; batch 0), or SSD
@@ -42,6 +45,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     rows (batch -1) are dropped.
     """
     from .. import api, arrayio, boxes
+    from ..conventions import with_switches
     from ..presets import resolve
     from .presets import parse_option_items
 
@@ -55,6 +59,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     scale = parse_scale(spatial_scale)
     options = parse_option_items(option_items)
     convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
+    convention = with_switches(convention, switch_items)
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
 

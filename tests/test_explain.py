@@ -1,0 +1,139 @@
+"""`roialign explain`: a reference made with a convention is explained by it (or by one that gives the
+identical output), tiny noise does not change the answer, and the command's exits and outputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from roialign_cli.conventions import Convention
+from roialign_cli.engines import numpy_engine
+from roialign_cli.explain import explain
+from roialign_cli.presets import resolve
+
+IMAGE = (160, 128)  # width, height; features are 20 x 16: stride 8
+SCALE = 1 / 8
+SIZE = (5, 4)
+
+VARIANTS = {
+    "caffe2": resolve("caffe2"),
+    "torchvision-aligned": resolve("torchvision-aligned"),
+    "mmcv max": resolve("mmcv", mode="max"),
+    "onnxruntime output_half_pixel max": resolve(
+        "onnxruntime", mode="max", options={"coordinate_transformation_mode": "output_half_pixel"}
+    ),
+    "tensorrt": resolve("tensorrt"),
+    "openvino-half-pixel": resolve("openvino-half-pixel"),
+    "openvino-max": resolve("openvino-max"),
+    "mmdet-v1 sampling 2": resolve("mmdet-v1", sampling_ratio=2),
+    "tf-crop-and-resize": resolve("tf-crop-and-resize"),
+    "caffe-ssd-roialign": resolve("caffe-ssd-roialign"),
+    "caffe-roialignment": resolve("caffe-roialignment"),
+    # not presets: a preset's sampling with another reading of the boxes
+    "caffe2 x feature size": Convention(coordinates="relative-feature"),
+    "torchvision-aligned sampling 3": resolve("torchvision-aligned", sampling_ratio=3),
+}
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rng = np.random.default_rng(7)
+    features = rng.standard_normal((2, 6, 16, 20)).astype(np.float32)
+    x1, y1 = rng.uniform(0, 0.7, 10), rng.uniform(0, 0.6, 10)
+    relative = np.stack([rng.integers(0, 2, 10), x1, y1, x1 + rng.uniform(0.1, 0.3, 10), y1 + rng.uniform(0.2, 0.4, 10)], 1)
+    relative[0, 3:5] = 1.0  # one box touches the bottom-right border
+    return features, relative
+
+
+def make_reference(features, relative, conv):
+    rois = relative.copy()
+    if conv.coordinates == "absolute":  # the framework was given image pixels
+        rois[:, [1, 3]] *= IMAGE[0]
+        rois[:, [2, 4]] *= IMAGE[1]
+    return numpy_engine.pool(features, rois, SIZE, SCALE, conv)
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_each_convention_is_explained_by_itself(scene, name):
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS[name])
+    result = explain(features, relative, reference, image_size=IMAGE, spatial_scale=SCALE)
+    assert result.matched
+    # identical up to float32 rounding (equivalent readings of the boxes round differently)
+    assert result.best.max_error <= 1e-5, (name, result.best_label, result.best.max_error)
+    noisy = reference + np.random.default_rng(1).normal(0, 1e-6, reference.shape)
+    again = explain(features, relative, noisy, image_size=IMAGE, spatial_scale=SCALE)
+    assert again.best_label == result.best_label and again.best.candidate.convention == result.best.candidate.convention
+
+
+def test_the_scale_is_found_when_not_given(scene):
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS["torchvision-aligned"])
+    result = explain(features, relative, reference, image_size=IMAGE)
+    assert result.best.max_error <= 1e-5
+    assert result.best.candidate.spatial_scale == SCALE and result.best.candidate.reading.times_image
+
+
+def test_the_assumed_setting_is_compared_in_words(scene):
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS["caffe-roialignment"])
+    result = explain(features, relative, reference, image_size=IMAGE, spatial_scale=SCALE, assume="torchvision")
+    assert result.assumed.max_error > 1e-3
+    text = " ".join(result.assumption_lines)
+    assert "+1 to box sizes" in text and "one centre sample per bin" in text
+
+
+@pytest.fixture
+def files(tmp_path, scene):
+    features, relative = scene
+    np.save(tmp_path / "feat.npy", features)
+    np.save(tmp_path / "rois.npy", relative)
+    np.save(tmp_path / "ref.npy", make_reference(features, relative, VARIANTS["caffe-ssd-roialign"]))
+    return tmp_path
+
+
+def test_cli_match_exits_0_and_prints_the_command(cli, files):
+    result = cli("explain", files / "feat.npy", files / "rois.npy", files / "ref.npy", "--image-size", "160x128",
+                 "--spatial-scale", "1/8", "--assume", "torchvision")
+    assert result.exit_code == 0, result.stderr
+    assert "--preset caffe-ssd-roialign" in result.stdout
+    for framework in ("torchvision", "ONNX", "TensorRT", "OpenVINO"):
+        assert f"{framework}: not expressible" in result.stdout
+    assert "Your setting" in result.stdout
+
+
+def test_cli_the_printed_command_reproduces_the_reference(cli, files, shell):
+    result = cli("explain", files / "feat.npy", files / "rois.npy", files / "ref.npy", "--image-size", "160x128",
+                 "--spatial-scale", "1/8", "--json")
+    command = json.loads(result.stdout)["command"].replace("roialign pool", "$ROIALIGN pool")
+    command = command.replace(str(files) + "/", "")
+    shell(f"{command} --backend numpy -o again.npy && $ROIALIGN diff again.npy ref.npy --quiet", check=True)
+
+
+def test_cli_no_match_exits_1_and_shows_the_closest(cli, files, scene):
+    features, _ = scene
+    np.save(files / "noise.npy", np.random.default_rng(3).standard_normal((10, 6, 5, 4)))
+    result = cli("explain", files / "feat.npy", files / "rois.npy", files / "noise.npy", "--spatial-scale", "1/8",
+                 "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["matched"] is False and report["best"]["max_error"] > 0.1
+    assert len(report["candidates"]) == 5
+
+
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["ref_bad.npy"], "reference has shape"),
+        (["ref.npy", "--assume", "caffe9"], "unknown preset 'caffe9'"),
+        (["ref.npy", "--image-size", "big"], "image size"),
+    ],
+)
+def test_cli_errors_exit_2_in_one_line(cli, files, args, words):
+    np.save(files / "ref_bad.npy", np.zeros((3, 6, 5, 4)))
+    result = cli("explain", files / "feat.npy", files / "rois.npy", *[files / a if a.endswith(".npy") else a for a in args])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0]
