@@ -88,9 +88,9 @@ template <typename C> struct Axis {
 
 template <typename C>
 __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, const Convention& conv) {
-    const double scale = conv.coordinates == ABSOLUTE       ? conv.spatial_scale
+    const double scale = conv.coordinates == ABSOLUTE           ? conv.spatial_scale
                          : conv.coordinates == RELATIVE_FEATURE ? (double)length
-                                                                : (double)(length - 1);
+                                                                : (double)(length - 1);  // tf-normalized
     const double end_extra = conv.end_plus_one == END_COORDINATE ? 1.0 : 0.0;
     // Coordinates are rounded to the compute precision first, then scaled in double.
     const double a = (double)(C)c1;
@@ -233,9 +233,10 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
                                   double max_floor, int border, double fill_value, double empty_value) {
     using namespace roialign;
     typedef typename Compute<T>::type C;
-    const Convention conv = {spatial_scale, coordinates, pixel_offset, sample_offset, end_plus_one,
-                             min_size,      clip_box != 0, clip_bins != 0, sampling_ratio, grid,
-                             pooling,       max_floor,   border,      fill_value,    empty_value};
+    const Convention conv = {spatial_scale,  coordinates, pixel_offset, sample_offset,
+                             end_plus_one,   min_size,    clip_box != 0, clip_bins != 0,
+                             sampling_ratio, grid,        pooling,      max_floor,
+                             border,         fill_value,  empty_value};
     const int tiles = (channels + channel_tile - 1) / channel_tile;
     const long long k = blockIdx.x / tiles;
     const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;

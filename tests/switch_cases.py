@@ -54,11 +54,21 @@ def all_conventions() -> dict[str, Convention]:
 
 
 OUTPUT_SIZES = ((7, 7), (1, 2), (3, 5))
+# Engines sum in different orders; half results are rounded to half precision after.
+TOLERANCE = {"float16": 2e-3, "float32": 1e-5, "float64": 1e-11}
 
 
-def random_case(rng, conv: Convention, dtype, output_size, channels: int = 37):
+def assert_matches(actual, expected, dtype) -> None:
+    tolerance = TOLERANCE[str(np.dtype(dtype))]
+    np.testing.assert_allclose(
+        np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=tolerance, atol=tolerance,
+        equal_nan=True,
+    )
+
+
+def random_case(rng, conv: Convention, dtype, channels: int = 37, on_grid: float = 0.3):
     """(features, rois, spatial_scale) with rois inside, across and outside the map, inverted and
-    degenerate ones, and coordinates on exact pixel boundaries."""
+    degenerate ones, and a share `on_grid` of coordinates on exact feature-pixel boundaries."""
     n, h, w = int(rng.integers(1, 3)), int(rng.integers(5, 20)), int(rng.integers(5, 20))
     features = rng.standard_normal((n, channels, h, w)).astype(dtype)
     scale = float(rng.choice([1.0, 0.5, 0.25])) if conv.coordinates == "absolute" else 1.0
@@ -72,7 +82,7 @@ def random_case(rng, conv: Convention, dtype, output_size, channels: int = 37):
     rois[inverted] = rois[inverted][:, [0, 3, 4, 1, 2]]
     degenerate = rng.random(k) < 0.1
     rois[degenerate, 3] = rois[degenerate, 1]  # zero width
-    on_grid = rng.random((k, 4)) < 0.3  # on feature-pixel boundaries: floors must agree exactly
+    snap = rng.random((k, 4)) < on_grid  # samples on pixel edges: floors must agree exactly
     step = np.tile(extent / np.array([w, h]), 2)
-    rois[:, 1:] = np.where(on_grid, np.round(rois[:, 1:] / step) * step, rois[:, 1:])
+    rois[:, 1:] = np.where(snap, np.round(rois[:, 1:] / step) * step, rois[:, 1:])
     return features, rois, scale

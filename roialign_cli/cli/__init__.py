@@ -7,6 +7,7 @@ Subcommand modules import NumPy inside their functions, so `roialign --help` and
 import click
 
 from .. import __version__
+from .info import info
 from .pool import pool
 
 
@@ -17,3 +18,4 @@ def main():
 
 
 main.add_command(pool)
+main.add_command(info)

@@ -160,20 +160,32 @@ def pool(features, rois, output_size, spatial_scale: float, conv: Convention):
     from ..validation import check_rois
 
     on_device = isinstance(features, cupy.ndarray)
-    n, channels, _, _ = features.shape
     # An out-of-range batch index would read outside the features on the device: check it here.
-    rois = check_rois(rois, n)
+    rois = check_rois(rois, features.shape[0])
     device = features.device if on_device else cupy.cuda.Device()
+
+    def run(blocks, threads, arguments):
+        _kernel(device.id, str(features.dtype))((blocks,), (threads,), arguments)
+
     with device:
-        out = cupy.empty((len(rois), channels, *output_size), dtype=features.dtype)
-        if out.size:
-            blocks, tile = launch_shape(len(rois), channels)
-            # The kernel reads channels-last (see kernels/roi_align.cu); no copy when the array already is.
-            pixels = cupy.ascontiguousarray(cupy.asarray(features).transpose(0, 2, 3, 1))
-            kernel = _kernel(device.id, str(features.dtype))
-            scalars = kernel_arguments(features.shape, output_size, spatial_scale, conv, tile)
-            kernel((blocks,), (THREADS,), (pixels, cupy.asarray(rois), out, *scalars))
+        out = launch(cupy, run, features, rois, output_size, spatial_scale, conv)
     return out if on_device else out.get()
+
+
+def launch(xp, kernel, features, rois, output_size, spatial_scale: float, conv: Convention):
+    """Lay out the arguments of roi_align_forward with array module `xp` and run
+    `kernel(blocks, threads, arguments)` once; returns the output [K, C, PH, PW].
+
+    The GPU passes CuPy and the compiled kernel; the tests pass NumPy and a host build.
+    """
+    out = xp.empty((len(rois), features.shape[1], *output_size), dtype=features.dtype)
+    if out.size:
+        blocks, tile = launch_shape(len(rois), features.shape[1])
+        # The kernel reads channels-last (see kernels/roi_align.cu); no copy when the array already is.
+        pixels = xp.ascontiguousarray(xp.asarray(features).transpose(0, 2, 3, 1))
+        scalars = kernel_arguments(features.shape, output_size, spatial_scale, conv, tile)
+        kernel(blocks, THREADS, (pixels, xp.ascontiguousarray(xp.asarray(rois, dtype=xp.float64)), out, *scalars))
+    return out
 
 
 @functools.lru_cache(maxsize=None)
