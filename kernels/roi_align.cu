@@ -9,15 +9,17 @@
 // geometry below runs in the same precision and the same order of operations, so that floors
 // and adaptive grid sizes agree with it exactly.
 //
-// Layout and threads. Features are read channels-last, [N, H, W, C]; the host makes that copy
-// (free when the array already is channels-last). A block works on one roi and one tile of up
-// to 32 consecutive channels; its lanes run over the channels of the tile and its warps over the
-// roi's bins. All lanes of a warp therefore share one roi and (for tiles of 32) one bin: the
-// geometry and the bilinear taps are computed once per warp instruction for 32 channels, not
-// once per channel as in torchvision's one-thread-per-output kernel, and each tap is one
-// coalesced read of 32 consecutive channels. Reading NCHW with lanes over channels would
-// instead touch one memory sector per lane; a channels-last copy costs one pass over the map,
-// which a few rois of 7x7 bins with 4 samples already exceed in gathered sectors.
+// Layout and threads. Features are read channels-last, [N, H, W, C]; the engine makes that copy
+// on the device (none when the array already is channels-last). A block works on one roi and one
+// tile of up to 32 consecutive channels; its lanes run over the channels of the tile and its
+// warps over the roi's bins. All lanes of a warp therefore share one roi and (for tiles of 32)
+// one bin: the geometry and the bilinear taps are computed once per warp instruction for 32
+// channels, not once per channel as in torchvision's one-thread-per-output kernel, and each tap
+// is one coalesced read of 32 consecutive channels. Lanes over channels of an NCHW map would
+// instead touch one 32-byte sector per lane and tap: 784 sectors (25 KB) per roi and channel for
+// 7x7 bins of 2x2 samples. The copy reads and writes the map once, 2 * H * W * itemsize per
+// channel (475 KB for a 200x304 float32 level), so it pays for itself from about 20 such rois on
+// that level, and from fewer on smaller ones.
 // There is no shared memory and no barrier: each thread depends only on its own indices, so a
 // serial loop over blocks and threads (the host build of the tests) computes the same result.
 //
