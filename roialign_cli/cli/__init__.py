@@ -10,6 +10,7 @@ from .. import __version__
 from .convert import convert
 from .diff import diff
 from .explain import explain
+from .info import info
 from .pool import pool
 from .presets import presets
 
@@ -25,3 +26,4 @@ main.add_command(convert)
 main.add_command(diff)
 main.add_command(explain)
 main.add_command(presets)
+main.add_command(info)

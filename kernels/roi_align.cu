@@ -1,0 +1,260 @@
+// RoIAlign forward for every convention of roialign_cli/conventions.py.
+//
+// The algorithm is Caffe2's RoIAlignForward: each output bin of a roi takes a regular grid of
+// sample points, reads each point by bilinear interpolation and pools the values. Every switch
+// of the convention model (coordinates, offsets, end +1, minimum size, box and bin clipping,
+// fixed or adaptive sampling, bin grid or corner grid, avg / max / corner-max, border rule,
+// fill and empty values) arrives as a scalar argument, so one compiled kernel serves every
+// preset. The NumPy engine (roialign_cli/engines/numpy_engine.py) is the specification: the
+// geometry below runs in the same precision and the same order of operations, so that floors
+// and adaptive grid sizes agree with it exactly.
+//
+// Layout and threads. Features are read channels-last, [N, H, W, C]; the engine makes that copy
+// on the device (none when the array already is channels-last). A block works on one roi and one
+// tile of up to 32 consecutive channels; its lanes run over the channels of the tile and its
+// warps over the roi's bins. All lanes of a warp therefore share one roi and (for tiles of 32)
+// one bin: the geometry and the bilinear taps are computed once per warp instruction for 32
+// channels, not once per channel as in torchvision's one-thread-per-output kernel, and each tap
+// is one coalesced read of 32 consecutive channels. Lanes over channels of an NCHW map would
+// instead touch one 32-byte sector per lane and tap: 784 sectors (25 KB) per roi and channel for
+// 7x7 bins of 2x2 samples. The copy reads and writes the map once, 2 * H * W * itemsize per
+// channel (475 KB for a 200x304 float32 level), so it pays for itself from about 20 such rois on
+// that level, and from fewer on smaller ones.
+// There is no shared memory and no barrier: each thread depends only on its own indices, so a
+// serial loop over blocks and threads (the host build of the tests) computes the same result.
+//
+// Types: T is float, double or __half; half and float compute in float, double in double.
+// Build with fused multiply-add contraction off (NVRTC --fmad=false) so that a + b * c rounds
+// twice, as it does in NumPy.
+
+#include <cuda_fp16.h>
+
+namespace roialign {
+
+// Switch values: the index of each value in the tuples of roialign_cli/conventions.py.
+enum Coordinates { ABSOLUTE = 0, RELATIVE_FEATURE = 1, TF_NORMALIZED = 2 };
+enum EndPlusOne { END_NONE = 0, END_COORDINATE = 1, END_SIZE = 2 };
+enum Grid { GRID_BINS = 0, GRID_CORNERS = 1 };
+enum Pooling { POOL_AVG = 0, POOL_MAX = 1, POOL_CORNER_MAX = 2 };
+enum Border { BORDER_CAFFE2 = 0, BORDER_CLAMP = 1, BORDER_FILL = 2, BORDER_CAFFE_SSD = 3 };
+
+// Larger adaptive grids would take longer than any caller waits; the cap only keeps the
+// float-to-int conversion defined for absurd rois.
+const int MAX_GRID = 1 << 30;
+
+struct Convention {
+    double spatial_scale;
+    int coordinates;
+    double pixel_offset;
+    double sample_offset;
+    int end_plus_one;
+    double min_size;  // -inf: no minimum
+    bool clip_box;
+    bool clip_bins;
+    int sampling_ratio;  // 0: adaptive
+    int grid;
+    int pooling;
+    double max_floor;  // -inf: no floor
+    int border;
+    double fill_value;
+    double empty_value;
+};
+
+template <typename T> struct Compute { typedef float type; };
+template <> struct Compute<double> { typedef double type; };
+
+__device__ inline float to_compute(float v) { return v; }
+__device__ inline double to_compute(double v) { return v; }
+__device__ inline float to_compute(__half v) { return __half2float(v); }
+
+template <typename T> __device__ inline T from_compute(typename Compute<T>::type v) { return v; }
+template <> __device__ inline __half from_compute<__half>(float v) { return __float2half(v); }
+
+template <typename C> __device__ inline C clamp_to(C v, C lo, C hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+// The larger of two values, NaN if either is NaN (numpy.maximum).
+template <typename C> __device__ inline C nan_max(C a, C b) {
+    if (a != a) return a;
+    return (b != b || b > a) ? b : a;
+}
+
+// Where one axis of a roi lies in feature pixels, its bin size and its samples per bin.
+template <typename C> struct Axis {
+    C start;
+    C end;
+    C bin;
+    int grid;
+};
+
+template <typename C>
+__device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, const Convention& conv) {
+    const double scale = conv.coordinates == ABSOLUTE           ? conv.spatial_scale
+                         : conv.coordinates == RELATIVE_FEATURE ? (double)length
+                                                                : (double)(length - 1);  // tf-normalized
+    const double end_extra = conv.end_plus_one == END_COORDINATE ? 1.0 : 0.0;
+    // Coordinates are rounded to the compute precision first, then scaled in double.
+    const double a = (double)(C)c1;
+    const double b = (double)(C)c2;
+    Axis<C> axis;
+    axis.start = (C)((a + conv.pixel_offset) * scale - conv.sample_offset);
+    axis.end = (C)((b + end_extra + conv.pixel_offset) * scale - conv.sample_offset);
+    if (conv.clip_box) {
+        axis.start = axis.start < C(0) ? C(0) : axis.start;
+        axis.end = axis.end > C(length - 1) ? C(length - 1) : axis.end;
+    }
+    C size = axis.end - axis.start;
+    if (conv.end_plus_one == END_SIZE) size = size + C(1);
+    const C min_size = (C)conv.min_size;
+    size = size < min_size ? min_size : size;
+    axis.bin = size / C(pooled);
+    if (conv.grid == GRID_CORNERS) {
+        axis.grid = 1;
+    } else if (conv.sampling_ratio > 0) {
+        axis.grid = conv.sampling_ratio;
+    } else {
+        // an inverted roi (no minimum size) has a negative bin: no samples
+        const C cells = ceil(axis.bin);
+        axis.grid = cells > C(0) ? (cells < C(MAX_GRID) ? (int)cells : MAX_GRID) : 0;
+    }
+    return axis;
+}
+
+// Coordinate of sample i of bin p along one axis.
+template <typename C>
+__device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int length, const Convention& conv) {
+    if (conv.grid == GRID_CORNERS) {
+        if (pooled == 1) return (axis.start + axis.end) * C(0.5);
+        return axis.start + C(p) * ((axis.end - axis.start) / C(pooled - 1));
+    }
+    const C offset = C(i) + C(0.5);
+    const C samples = C(axis.grid > 1 ? axis.grid : 1);
+    if (conv.clip_bins) {
+        const C last = C(length - 1);
+        const C lo = clamp_to(axis.start + C(p) * axis.bin, C(0), last);
+        const C hi = clamp_to(axis.start + (C(p) + C(1)) * axis.bin, C(0), last);
+        return lo + (offset * (hi - lo)) / samples;
+    }
+    return (axis.start + C(p) * axis.bin) + (offset * axis.bin) / samples;
+}
+
+// The two pixels a sample reads along one axis, their weights, and whether the border rule
+// reads the map there at all (else the sample takes the fill value).
+template <typename C> struct Tap {
+    int low;
+    int high;
+    C w_low;
+    C w_high;
+    bool inside;
+};
+
+template <typename C> __device__ Tap<C> axis_tap(C position, int length, int border) {
+    const int last = length - 1;
+    Tap<C> tap;
+    C v;
+    if (border == BORDER_CAFFE2) {
+        tap.inside = position >= C(-1) && position <= C(length);
+        v = position < C(0) ? C(0) : position;
+    } else {
+        tap.inside = border != BORDER_FILL || (position >= C(0) && position <= C(last));
+        v = clamp_to(position, C(0), C(last));
+    }
+    if (border == BORDER_CAFFE_SSD) {
+        tap.low = (int)floor(v);
+        tap.high = tap.low + 1 < last ? tap.low + 1 : last;
+        tap.w_low = C(tap.high) - v;
+        tap.w_high = v - C(tap.low);
+    } else if (border == BORDER_FILL) {
+        tap.low = (int)floor(v);
+        tap.high = (int)ceil(v);
+        tap.w_high = v - C(tap.low);
+        tap.w_low = C(1) - tap.w_high;
+    } else if (v >= C(last)) {  // on or past the last pixel (caffe2 leaves v unclamped above)
+        tap.low = last;
+        tap.high = last;
+        tap.w_high = C(0);
+        tap.w_low = C(1);
+    } else {
+        tap.low = (int)floor(v);
+        tap.high = tap.low + 1;
+        tap.w_high = v - C(tap.low);
+        tap.w_low = C(1) - tap.w_high;
+    }
+    return tap;
+}
+
+// One sample of one channel: the sum (avg, max) or the largest (corner-max) of the four
+// weighted corner terms. `pixels` points at the channel in pixel (0, 0); a row is `row` apart.
+template <typename T, typename C>
+__device__ C sample_value(const T* pixels, long long row, int channels, const Tap<C>& ty, const Tap<C>& tx,
+                          int pooling) {
+    const T* lo = pixels + ty.low * row;
+    const T* hi = pixels + ty.high * row;
+    const long long x_lo = (long long)tx.low * channels;
+    const long long x_hi = (long long)tx.high * channels;
+    const C t00 = (ty.w_low * tx.w_low) * to_compute(lo[x_lo]);
+    const C t01 = (ty.w_low * tx.w_high) * to_compute(lo[x_hi]);
+    const C t10 = (ty.w_high * tx.w_low) * to_compute(hi[x_lo]);
+    const C t11 = (ty.w_high * tx.w_high) * to_compute(hi[x_hi]);
+    if (pooling == POOL_CORNER_MAX) return nan_max(nan_max(nan_max(t00, t01), t10), t11);
+    return ((t00 + t01) + t10) + t11;
+}
+
+// The pooled value of bin (ph, pw) of one roi, for one channel.
+template <typename T, typename C>
+__device__ C pool_bin(const T* pixels, int height, int width, int channels, const Axis<C>& ay, const Axis<C>& ax,
+                      int ph, int pw, int pooled_h, int pooled_w, const Convention& conv) {
+    const long long count = (long long)ay.grid * ax.grid;
+    if (count == 0) return (C)conv.empty_value;
+    const long long row = (long long)width * channels;
+    const C fill = (C)conv.fill_value;
+    C acc = conv.pooling == POOL_AVG ? C(0) : (C)conv.max_floor;
+    for (int iy = 0; iy < ay.grid; ++iy) {
+        const Tap<C> ty = axis_tap(sample_position(ay, ph, iy, pooled_h, height, conv), height, conv.border);
+        for (int ix = 0; ix < ax.grid; ++ix) {
+            const Tap<C> tx = axis_tap(sample_position(ax, pw, ix, pooled_w, width, conv), width, conv.border);
+            const C value = ty.inside && tx.inside ? sample_value(pixels, row, channels, ty, tx, conv.pooling) : fill;
+            acc = conv.pooling == POOL_AVG ? acc + value : nan_max(acc, value);
+        }
+    }
+    return conv.pooling == POOL_AVG ? acc / C(count) : acc;
+}
+
+}  // namespace roialign
+
+// features [N, H, W, C] channels-last; rois [K, 5] (batch, x1, y1, x2, y2) as double, batch
+// indices already checked on the host; output [K, C, PH, PW]. Grid: K x ceil(C / channel_tile)
+// blocks, one per (roi, channel tile); a block's threads are channel_tile lanes x bin slots.
+template <typename T>
+__global__ void roi_align_forward(const T* __restrict__ features, const double* __restrict__ rois,
+                                  T* __restrict__ output, int channels, int height, int width, int pooled_h,
+                                  int pooled_w, int channel_tile, double spatial_scale, int coordinates,
+                                  double pixel_offset, double sample_offset, int end_plus_one, double min_size,
+                                  int clip_box, int clip_bins, int sampling_ratio, int grid, int pooling,
+                                  double max_floor, int border, double fill_value, double empty_value) {
+    using namespace roialign;
+    typedef typename Compute<T>::type C;
+    const Convention conv = {spatial_scale,  coordinates, pixel_offset, sample_offset,
+                             end_plus_one,   min_size,    clip_box != 0, clip_bins != 0,
+                             sampling_ratio, grid,        pooling,      max_floor,
+                             border,         fill_value,  empty_value};
+    const int tiles = (channels + channel_tile - 1) / channel_tile;
+    const long long k = blockIdx.x / tiles;
+    const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;
+    const int first_bin = (int)threadIdx.x / channel_tile;
+    const int bin_step = (int)blockDim.x / channel_tile;
+    if (c >= channels || first_bin >= bin_step) return;
+
+    const double* roi = rois + 5 * k;
+    const Axis<C> ay = axis_geometry<C>(roi[2], roi[4], height, pooled_h, conv);
+    const Axis<C> ax = axis_geometry<C>(roi[1], roi[3], width, pooled_w, conv);
+    const T* pixels = features + (long long)roi[0] * height * width * channels + c;
+    T* out = output + (k * channels + c) * pooled_h * pooled_w;
+    for (int bin = first_bin; bin < pooled_h * pooled_w; bin += bin_step) {
+        const int ph = bin / pooled_w;
+        const int pw = bin % pooled_w;
+        out[bin] = from_compute<T>(pool_bin<T, C>(pixels, height, width, channels, ay, ax, ph, pw, pooled_h,
+                                                  pooled_w, conv));
+    }
+}

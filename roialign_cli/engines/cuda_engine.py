@@ -1,0 +1,206 @@
+"""The CUDA engine: kernels/roi_align.cu compiled at run time with NVRTC through CuPy.
+
+One kernel serves every convention: the switches travel as scalar arguments. CuPy is imported
+inside the functions, so that importing the engines (and `roialign --help`) never pays for it
+and a machine without CuPy still runs the NumPy engine.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from ..conventions import BORDERS, COORDINATES, END_PLUS_ONE, GRIDS, POOLINGS, Convention
+from ..errors import BackendUnavailable, InputError
+from .kernel_source import kernel_path, read_kernel
+
+ROI_ALIGN = "roi_align.cu"
+# Every kernel file, and the template instantiation compiled from it for each features dtype.
+KERNELS = {
+    ROI_ALIGN: {
+        "float16": "roi_align_forward<__half>",
+        "float32": "roi_align_forward<float>",
+        "float64": "roi_align_forward<double>",
+    },
+}
+# Contracting a + b * c into one fused multiply-add would round once where NumPy rounds twice:
+# sample positions, and with them floors, could differ from the NumPy engine's.
+COMPILE_OPTIONS = ("--fmad=false",)
+THREADS = 256
+WARP = 32
+MAX_BLOCKS = 2**31 - 1
+
+
+def availability() -> tuple[bool, str]:
+    """Whether the CUDA engine can run here: (True, the device it uses) or (False, why not).
+
+    Cheap after the first call, and never raises: a broken CUDA stack is a reason, not a crash.
+    """
+    try:
+        return _availability()
+    except Exception as exc:  # noqa: BLE001
+        return False, f"the CUDA stack failed to start ({type(exc).__name__}: {exc})"
+
+
+@functools.lru_cache(maxsize=1)
+def _availability() -> tuple[bool, str]:
+    try:
+        kernel_path(ROI_ALIGN)
+    except BackendUnavailable as exc:
+        return False, str(exc)
+    try:
+        import cupy
+    except ImportError as exc:
+        return False, f"CuPy is not installed ({exc})"
+    runtime = cupy.cuda.runtime
+    if runtime.driverGetVersion() == 0:
+        return False, "no NVIDIA driver (libcuda) was found"
+    try:
+        count = runtime.getDeviceCount()
+    except runtime.CUDARuntimeError as exc:
+        return False, f"no usable CUDA device ({exc})"
+    if count == 0:
+        return False, "no CUDA device"
+    try:
+        cupy.cuda.nvrtc.getVersion()
+    except Exception as exc:  # noqa: BLE001 -- CuPy raises whatever the loader gave it
+        return False, f"NVRTC, the CUDA run-time compiler, cannot be loaded ({exc})"
+    return True, _device_text(cupy.cuda.Device().id)
+
+
+def _device_text(device_id: int) -> str:
+    import cupy
+
+    name = cupy.cuda.runtime.getDeviceProperties(device_id)["name"].decode()
+    major, minor = cupy.cuda.Device(device_id).compute_capability
+    return f"GPU {device_id}: {name}, compute capability {major}.{minor}"
+
+
+def describe() -> dict:
+    """The CUDA stack this engine would use, for `roialign info`; a missing piece is None. Never raises."""
+    facts = {
+        "cupy": None,
+        "cuda_runtime": None,
+        "cuda_driver": None,
+        "nvrtc": None,
+        "devices": [],
+        "kernel_cache": os.environ.get("CUPY_CACHE_DIR") or os.path.expanduser("~/.cupy/kernel_cache"),
+    }
+    try:
+        import cupy
+    except ImportError:
+        return facts
+    runtime = cupy.cuda.runtime
+    facts["cupy"] = cupy.__version__
+    facts["cuda_runtime"] = _attempt(lambda: _cuda_version(runtime.runtimeGetVersion()))
+    facts["cuda_driver"] = _attempt(lambda: _cuda_version(runtime.driverGetVersion()))
+    facts["nvrtc"] = _attempt(lambda: "{}.{}".format(*cupy.cuda.nvrtc.getVersion()))
+    facts["devices"] = _attempt(lambda: [_device_text(i) for i in range(runtime.getDeviceCount())]) or []
+    return facts
+
+
+def _attempt(fact):
+    try:
+        return fact()
+    except Exception:  # noqa: BLE001 -- a fact that cannot be had is reported as missing
+        return None
+
+
+def _cuda_version(number: int) -> str | None:
+    """12090 -> '12.9'; 0 (no driver) -> None."""
+    return f"{number // 1000}.{number % 1000 // 10}" if number else None
+
+
+def launch_shape(num_rois: int, channels: int) -> tuple[int, int]:
+    """(blocks, channel tile): one block per roi and tile of up to a warp's worth of channels."""
+    tile = min(channels, WARP)
+    blocks = num_rois * -(-channels // tile)
+    if blocks > MAX_BLOCKS:
+        raise InputError(f"{num_rois} rois x {channels} channels is more than one CUDA launch can take; split the rois")
+    return blocks, tile
+
+
+def kernel_arguments(shape, output_size, spatial_scale: float, conv: Convention, channel_tile: int) -> tuple:
+    """The scalar arguments of roi_align_forward after its three pointers, typed as the kernel
+    declares them (CuPy does not check them): int32 for ints and switch indices, float64 for
+    reals, which the kernel rounds to its compute precision as the NumPy engine does."""
+    import numpy as np
+
+    _, channels, height, width = shape
+    i, f = np.int32, np.float64
+    no_limit = -np.inf
+    return (
+        i(channels), i(height), i(width), i(output_size[0]), i(output_size[1]), i(channel_tile),
+        f(spatial_scale),
+        i(COORDINATES.index(conv.coordinates)),
+        f(conv.pixel_offset),
+        f(conv.sample_offset),
+        i(END_PLUS_ONE.index(conv.end_plus_one)),
+        f(no_limit if conv.min_size is None else conv.min_size),
+        i(conv.clip_box),
+        i(conv.clip_bins),
+        i(conv.sampling_ratio),
+        i(GRIDS.index(conv.grid)),
+        i(POOLINGS.index(conv.pooling)),
+        f(no_limit if conv.max_floor is None else conv.max_floor),
+        i(BORDERS.index(conv.border)),
+        f(conv.fill_value),
+        f(conv.empty_value),
+    )  # fmt: skip
+
+
+def pool(features, rois, output_size, spatial_scale: float, conv: Convention):
+    """RoIAlign of `features` [N, C, H, W] (NumPy or CuPy) over `rois` [K, 5] -> [K, C, PH, PW].
+
+    CuPy features give a CuPy result on their device; NumPy features are copied to the current
+    device and the result comes back as NumPy.
+    """
+    import cupy
+
+    from ..validation import check_rois
+
+    on_device = isinstance(features, cupy.ndarray)
+    # An out-of-range batch index would read outside the features on the device: check it here.
+    rois = check_rois(rois, features.shape[0])
+    device = features.device if on_device else cupy.cuda.Device()
+
+    def run(blocks, threads, arguments):
+        _kernel(device.id, str(features.dtype))((blocks,), (threads,), arguments)
+
+    with device:
+        out = launch(cupy, run, features, rois, output_size, spatial_scale, conv)
+    return out if on_device else out.get()
+
+
+def launch(xp, kernel, features, rois, output_size, spatial_scale: float, conv: Convention):
+    """Lay out the arguments of roi_align_forward with array module `xp` and run
+    `kernel(blocks, threads, arguments)` once; returns the output [K, C, PH, PW].
+
+    The GPU passes CuPy and the compiled kernel; the tests pass NumPy and a host build.
+    """
+    out = xp.empty((len(rois), features.shape[1], *output_size), dtype=features.dtype)
+    if out.size:
+        blocks, tile = launch_shape(len(rois), features.shape[1])
+        # The kernel reads channels-last (see kernels/roi_align.cu); no copy when the array already is.
+        pixels = xp.ascontiguousarray(xp.asarray(features).transpose(0, 2, 3, 1))
+        scalars = kernel_arguments(features.shape, output_size, spatial_scale, conv, tile)
+        kernel(blocks, THREADS, (pixels, xp.ascontiguousarray(xp.asarray(rois, dtype=xp.float64)), out, *scalars))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def _module(device_id: int):
+    import cupy
+
+    with cupy.cuda.Device(device_id):
+        return cupy.RawModule(
+            code=read_kernel(ROI_ALIGN), options=COMPILE_OPTIONS, name_expressions=tuple(KERNELS[ROI_ALIGN].values())
+        )
+
+
+@functools.lru_cache(maxsize=None)
+def _kernel(device_id: int, dtype: str):
+    import cupy
+
+    with cupy.cuda.Device(device_id):
+        return _module(device_id).get_function(KERNELS[ROI_ALIGN][dtype])
