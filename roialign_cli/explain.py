@@ -37,10 +37,10 @@ class Reading:
     scaled: bool = True  # spatial_scale applies
 
 
-ABSOLUTE = Reading("absolute pixels x spatial scale", "absolute")
-RELATIVE_IMAGE = Reading("relative x image size, x spatial scale", "absolute", times_image=True)
+ABSOLUTE = Reading("absolute x scale", "absolute")
+RELATIVE_IMAGE = Reading("relative x image x scale", "absolute", times_image=True)
 RELATIVE_FEATURE = Reading("relative x feature size", "relative-feature", scaled=False)
-TF_NORMALIZED = Reading("TF normalized (1.0 = last pixel)", "tf-normalized", scaled=False)
+TF_NORMALIZED = Reading("TF normalized", "tf-normalized", scaled=False)
 
 
 @dataclass(frozen=True)

@@ -65,8 +65,13 @@ def _print(result, top: int, out) -> None:
     from rich.table import Table
 
     table = Table(title=f"roialign explain: {result.searched} candidates searched, top {top}", title_justify="left")
-    for column in ("#", "preset", "boxes read as", "scale", "sampling", "max |err|", "mean |err|"):
-        table.add_column(column, justify="right" if "err" in column or column == "#" else "left")
+    table.add_column("#", justify="right")
+    table.add_column("preset", ratio=3, overflow="fold")
+    table.add_column("boxes read as", ratio=3)
+    for column in ("scale", "sampling"):
+        table.add_column(column, ratio=1)
+    for column in ("max err", "mean err"):
+        table.add_column(column, justify="right", ratio=1)
     for rank, row in enumerate(result.rows(top), 1):
         table.add_row(str(rank), escape(row["label"]), row["reading"], row["spatial_scale"], row["sampling"],
                       f"{row['max_error']:.3g}", f"{row['mean_error']:.3g}")
