@@ -8,7 +8,7 @@ import pickle
 import numpy as np
 import pytest
 
-from roialign_cli import roi_align
+from roialign_cli import Convention, roi_align
 
 
 @pytest.fixture
@@ -210,3 +210,27 @@ def _assert_one_line_error(result, words):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ") and words in lines[0], lines[0]
+
+
+def test_switch_sets_any_convention_field(cli, inputs):
+    tmp, features, _ = inputs
+    relative = np.array([[0, 0.1, 0.2, 0.6, 0.9], [1, 0.0, 0.0, 1.0, 1.0]], dtype=np.float32)
+    np.save(tmp / "rel.npy", relative)
+    result = cli("pool", tmp / "feat.npy", tmp / "rel.npy", "--switch", "coordinates=relative-feature",
+                 "--switch", "min_size=none", "--backend", "numpy", "-o", tmp / "out.npy")
+    assert result.exit_code == 0, result.stderr
+    absolute = relative * np.array([1, 12, 10, 12, 10], dtype=np.float32)  # x feature width 12, height 10
+    expected = roi_align(features, absolute, (7, 7), 1.0, preset=Convention(min_size=None), backend="numpy")
+    np.testing.assert_allclose(np.load(tmp / "out.npy"), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "switch,words",
+    [("colour=red", "a switch is NAME=VALUE"), ("border=wavy", "border must be one of"),
+     ("sampling_ratio=two", "switch sampling_ratio cannot be 'two'"), ("clip_box=maybe", "switch clip_box")],
+)
+def test_bad_switches_fail_in_one_line(cli, inputs, switch, words):
+    tmp, _, _ = inputs
+    result = cli("pool", tmp / "feat.npy", tmp / "rois.npy", "--switch", switch, "--backend", "numpy",
+                 "-o", tmp / "out.npy")
+    _assert_one_line_error(result, words)
