@@ -125,8 +125,8 @@ def format_value(value: object) -> str:
         return "none"
     if isinstance(value, float) and math.isnan(value):
         return "nan"
-    if isinstance(value, float) and value.is_integer():
-        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
     return str(value)
 
 

@@ -7,7 +7,7 @@ from .errors import InputError
 
 
 def parse_size(text: str, what: str = "size") -> tuple[int, int]:
-    """'576x192' -> (576, 192) as (width, height); '7' -> (7, 7)."""
+    """'576x192' -> (576, 192), in the order written (an image size is WxH, an output size HxW); '7' -> (7, 7)."""
     parts = text.lower().replace(",", "x").split("x")
     try:
         values = tuple(int(p) for p in parts)
