@@ -288,7 +288,7 @@ def search(features, rois, reference, *, image_size=None, spatial_scale=None, to
     full = (features, rois, reference, output_size, image_size)
     confirmed = rank([score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]])
     explanation = Explanation(confirmed, len(pool), output_size, image_size)
-    explanation.frameworks = _framework_matches(quick, confirmed, full)
+    explanation.frameworks = _framework_matches(quick, full)
     return explanation
 
 
@@ -300,7 +300,7 @@ FRAMEWORKS = {
 }
 
 
-def _framework_matches(quick, confirmed, full):
+def _framework_matches(quick, full):
     """For each framework: the best candidate it can express (exact or nearest) and its call."""
     out = {}
     for framework, names in FRAMEWORKS.items():
@@ -376,7 +376,7 @@ def explain_assumption(assumed: Scored, best: Scored) -> list[str]:
     return lines
 
 
-def _sampling_words(conv: Convention, output_size=("h/PH", "w/PW")) -> str:
+def _sampling_words(conv: Convention) -> str:
     if conv.grid == "corners":
         return "takes one point per output cell, end to end"
     if conv.sampling_ratio == 1:
