@@ -16,7 +16,7 @@ adaptive grid sizes agree with them exactly.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,14 @@ from ..conventions import Convention
 IMAGE_BLOCK_BYTES = 128 << 20
 CHUNK_ENTRIES = 1 << 21
 MAX_CHUNK_ROIS = 512
+# Chunks per worker and image (load balance), and the smallest chunk worth its fixed cost.
+CHUNKS_PER_WORKER = 4
+MIN_CHUNK_ENTRIES = 1 << 16
+# Calls with at most this many multiply-adds run in the calling thread and, for average pooling,
+# gather instead of importing SciPy: threads and imports would cost more than the work.
+SMALL_WORK = 1 << 22
+# Staging block of the transposing copy: well inside a core's L2 cache.
+STAGE_BYTES = 256 << 10
 
 
 def compute_dtype(dtype) -> np.dtype:
@@ -178,6 +186,7 @@ class _Plan:
         self.x = axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, self.pw, conv, ct)
         self.batch = rois[:, 0].astype(np.int64)
         self.count = self.y.grid * self.x.grid
+        self.small = self._cost(c).sum() * c <= SMALL_WORK
 
     def _cost(self, channels: int) -> np.ndarray:
         """Working memory of a roi in a chunk: its matrix entries (avg; an upper bound) or the
@@ -190,27 +199,26 @@ class _Plan:
 
         return self.ph * self.pw * np.maximum(taps(self.y) * taps(self.x), 1)
 
-    def chunks(self, channels: int, workers: int):
-        """Yield (batch index, roi indices) groups of similar size whose padded cost fits the budget,
-        at least two per worker and image so that the workers stay busy."""
+    def chunks(self, channels: int, workers: int) -> dict[int, list[np.ndarray]]:
+        """Roi indices per batch image, in groups of similar size whose padded cost fits the budget,
+        costliest first; about CHUNKS_PER_WORKER groups per worker and image so that the workers
+        finish together."""
         cost = self._cost(channels)
-        per_image = np.bincount(self.batch)
-        cap = np.minimum(MAX_CHUNK_ROIS, np.maximum(16, -(-per_image // (2 * workers))))
-        size = self.y.grid * self.x.grid
-        order = np.lexsort((size, cost, self.batch))
-        start = 0
-        while start < len(order):
-            b = self.batch[order[start]]
-            stop = start + 1
-            while (
-                stop < len(order)
-                and self.batch[order[stop]] == b
-                and stop - start < cap[b]
-                and (stop - start + 1) * cost[order[stop]] <= CHUNK_ENTRIES
-            ):
-                stop += 1
-            yield int(b), order[start:stop]
-            start = stop
+        order = np.lexsort((self.count, cost, self.batch))
+        groups: dict[int, list[np.ndarray]] = {}
+        for b in np.flatnonzero(np.bincount(self.batch)):
+            mine = order[self.batch[order] == b]
+            share = cost[mine].sum() / (CHUNKS_PER_WORKER * workers)
+            budget = min(CHUNK_ENTRIES, max(share, MIN_CHUNK_ENTRIES))
+            start, found = 0, []
+            while start < len(mine):
+                stop = start + 1
+                while stop < len(mine) and stop - start < MAX_CHUNK_ROIS and (stop - start + 1) * cost[mine[stop]] <= budget:
+                    stop += 1
+                found.append((cost[mine[stop - 1]] * (stop - start), mine[start:stop]))
+                start = stop
+            groups[int(b)] = [sel for _, sel in sorted(found, key=lambda item: -item[0])]
+        return groups
 
     def taps(self, sel) -> tuple[AxisTaps, AxisTaps]:
         ct, conv = self.ct, self.conv
@@ -221,32 +229,46 @@ class _Plan:
 
 def _avg_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
     """Average pooling of the rois `sel` over one channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
-    import scipy.sparse
-
-    ct, conv, w = plan.ct, plan.conv, plan.width
+    ct, conv = plan.ct, plan.conv
     ty, tx = plan.taps(sel)
-    iy, wy = axis_weights(ty, plan.height, ct)
-    ix, wx = axis_weights(tx, w, ct)
     count = plan.count[sel]
-    inv = (ct.type(1) / np.maximum(count, 1).astype(ct))[:, None, None, None, None]
-    values = wy[:, :, None, :, None] * wx[:, None, :, None, :] * inv
-    columns = iy[:, :, None, :, None] * w + ix[:, None, :, None, :]
-    kc, ph, pw = len(sel), plan.ph, plan.pw
-    rows = kc * ph * pw
-    values = values.reshape(rows, -1)
-    # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
-    keep = values != 0
-    indptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(keep.sum(axis=1), out=indptr[1:])
-    index_type = np.int32 if image.shape[0] < 2**31 else np.int64
-    matrix = scipy.sparse.csr_matrix(
-        (values[keep], columns.reshape(rows, -1)[keep].astype(index_type), indptr), shape=(rows, image.shape[0])
-    )
-    out = np.asarray(matrix @ image).reshape(kc, ph, pw, image.shape[1])
+    values, columns = _interpolation_rows(plan, ty, tx, count)
+    product = _gathered_product if plan.small else _sparse_product
+    out = product(values, columns, image).reshape(len(sel), plan.ph, plan.pw, image.shape[1])
     if conv.fill_value != 0:
         outside = count[:, None, None] - _inside_counts(ty)[:, :, None] * _inside_counts(tx)[:, None, :]
         out += (ct.type(conv.fill_value) * outside / np.maximum(count, 1)[:, None, None]).astype(ct)[..., None]
     return _mark_empty(out, count, conv)
+
+
+def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps, count) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk's interpolation matrix, one row per (roi, bin) and padded to a common width:
+    weights [R, T] (divided by the roi's sample count) and the channels-last pixels they read [R, T]."""
+    ct = plan.ct
+    iy, wy = axis_weights(ty, plan.height, ct)
+    ix, wx = axis_weights(tx, plan.width, ct)
+    wx = wx * (ct.type(1) / np.maximum(count, 1).astype(ct))[:, None, None]
+    values = wy[:, :, None, :, None] * wx[:, None, :, None, :]
+    # int32 pixel indices where they fit: SciPy would otherwise copy both index arrays
+    index_type = np.int32 if plan.height * plan.width < 2**31 else np.int64
+    iy = iy.astype(index_type) * index_type(plan.width)
+    columns = iy[:, :, None, :, None] + ix.astype(index_type)[:, None, :, None, :]
+    rows = len(count) * plan.ph * plan.pw
+    return values.reshape(rows, -1), columns.reshape(rows, -1)
+
+
+def _sparse_product(values, columns, image):
+    import scipy.sparse
+    keep = values != 0
+    indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
+    np.cumsum(keep.sum(axis=1), out=indptr[1:])
+    matrix = scipy.sparse.csr_matrix((values[keep], columns[keep], indptr), shape=(len(values), image.shape[0]))
+    return matrix @ image
+
+
+def _gathered_product(values: np.ndarray, columns: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """The same product as a gather and a weighted sum: for work too small to pay for importing SciPy."""
+    return np.matmul(values[:, None, :], image[columns])[:, 0]
 
 
 def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
@@ -298,33 +320,56 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
         return out
     plan = _Plan(rois, features.shape, output_size, spatial_scale, conv, ct)
     pool_chunk = _avg_chunk if conv.pooling == "avg" else _max_chunk
-    workers = os.cpu_count() or 1
-    chunks = list(plan.chunks(c, workers))
-    with ThreadPoolExecutor(max_workers=workers) as executor:
-        for b in np.unique(plan.batch):
-            mine = [sel for cb, sel in chunks if cb == b]
-            for c0, c1 in _channel_blocks(features.shape, ct):
-                image = channels_last(features[b, c0:c1], ct, executor)
+    workers = 1 if plan.small else os.cpu_count() or 1
+    blocks = _channel_blocks(features.shape, ct)
+    # one channels-last buffer for every image and block: fresh pages cost as much as the copy
+    buffer = np.empty(h * w * (blocks[0][1] - blocks[0][0]), dtype=ct)
+    with _mapper(workers) as each:
+        for b, mine in plan.chunks(c, workers).items():
+            for c0, c1 in blocks:
+                image = buffer[: h * w * (c1 - c0)].reshape(h * w, c1 - c0)
+                channels_last(features[b, c0:c1], image, each, workers)
 
                 def run(sel, image=image, c0=c0, c1=c1):
                     out[sel, c0:c1] = pool_chunk(plan, sel, image).transpose(0, 3, 1, 2)
 
-                list(executor.map(run, mine))
+                each(run, mine)
     return out
 
 
-def channels_last(block: np.ndarray, ct, executor, slab: int = 1024) -> np.ndarray:
-    """[Cb, H, W] -> contiguous [H*W, Cb] in the compute dtype: the layout gathers and the matrix read.
+@contextmanager
+def _mapper(workers: int):
+    """A function that applies fn to every item, on `workers` threads (NumPy and SciPy release the GIL)."""
+    if workers == 1:
+        yield lambda fn, items: list(map(fn, items))
+        return
+    from concurrent.futures import ThreadPoolExecutor
 
-    Copied in slabs of pixels spread over the workers: a plain transposing copy is memory-bound
-    and single-threaded.
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        yield lambda fn, items: list(executor.map(fn, items))
+
+
+def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int) -> None:
+    """Copy [Cb, H, W] into `out`, a contiguous [H*W, Cb] in the compute dtype: the layout the
+    gathers and the matrix product read.
+
+    A direct transposing copy reads each cache line of the source many times, far apart. So the
+    copy goes through a small staging block [Cb, a few hundred pixels] that stays in cache, whose
+    row stride is padded off a power of two so that its rows do not share cache sets; the pixels
+    are split among the workers.
     """
     cb = block.shape[0]
     flat = block.reshape(cb, -1)
-    out = np.empty((flat.shape[1], cb), dtype=ct)
+    pixels = flat.shape[1]
+    step = max(16, STAGE_BYTES // (cb * out.itemsize))
+    share = -(-pixels // workers)
 
     def copy(lo):
-        out[lo : lo + slab] = flat[:, lo : lo + slab].T
+        hi = min(pixels, lo + share)
+        stage = np.empty((cb, step + 64 // out.itemsize), dtype=out.dtype)
+        for p0 in range(lo, hi, step):
+            part = stage[:, : min(step, hi - p0)]
+            part[...] = flat[:, p0 : p0 + part.shape[1]]
+            out[p0 : p0 + part.shape[1]] = part.T
 
-    list(executor.map(copy, range(0, flat.shape[1], slab)))
-    return out
+    each(copy, range(0, pixels, share))
