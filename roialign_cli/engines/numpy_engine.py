@@ -170,6 +170,11 @@ def axis_weights(taps: AxisTaps, length: int, ct) -> tuple[np.ndarray, np.ndarra
     return index, weights.reshape(kc, pooled, width).astype(ct)
 
 
+def _taps_per_bin(geo: AxisGeometry) -> np.ndarray:
+    """An upper bound on the pixels a bin reads along one axis (see `axis_weights`), per roi."""
+    return np.maximum(np.minimum(2 * geo.grid, np.floor(np.abs(geo.bin.astype(np.float64))) + 3), 1)
+
+
 def _inside_counts(taps: AxisTaps) -> np.ndarray:
     return (taps.present & taps.inside).sum(axis=2)
 
@@ -186,36 +191,38 @@ class _Plan:
         self.x = axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, self.pw, conv, ct)
         self.batch = rois[:, 0].astype(np.int64)
         self.count = self.y.grid * self.x.grid
-        self.small = self._cost(c).sum() * c <= SMALL_WORK
-
-    def _cost(self, channels: int) -> np.ndarray:
-        """Working memory of a roi in a chunk: its matrix entries (avg; an upper bound) or the
-        values one sample step gathers (max). Chunks are padded to their largest roi."""
-        if self.conv.pooling != "avg":
-            return np.full(len(self.batch), 6 * self.ph * self.pw * channels)
-
-        def taps(geo):
-            return np.minimum(2 * geo.grid, np.floor(np.abs(geo.bin.astype(np.float64))) + 3)
-
-        return self.ph * self.pw * np.maximum(taps(self.y) * taps(self.x), 1)
+        self.taps_y, self.taps_x = _taps_per_bin(self.y), _taps_per_bin(self.x)
+        self.small = self.ph * self.pw * (self.taps_y * self.taps_x).sum() * c <= SMALL_WORK
 
     def chunks(self, channels: int, workers: int) -> dict[int, list[np.ndarray]]:
-        """Roi indices per batch image, in groups of similar size whose padded cost fits the budget,
-        costliest first; about CHUNKS_PER_WORKER groups per worker and image so that the workers
-        finish together."""
-        cost = self._cost(channels)
-        order = np.lexsort((self.count, cost, self.batch))
+        """Roi indices per batch image, in groups whose padded cost fits the budget, costliest
+        first; about CHUNKS_PER_WORKER groups per worker and image so that the workers finish
+        together.
+
+        Average pooling pads a group's matrix rows to its widest roi along each axis, so rois are
+        grouped by their taps along y, then x. Max pooling gathers [rois, bins, channels] values
+        six times over per sample step, whatever the roi.
+        """
+        if self.conv.pooling == "avg":
+            ty, tx, unit = self.taps_y, self.taps_x, self.ph * self.pw
+        else:
+            ty = tx = np.ones(len(self.batch))
+            unit = 6 * self.ph * self.pw * channels
+        order = np.lexsort((tx, ty, self.batch))
         groups: dict[int, list[np.ndarray]] = {}
         for b in np.flatnonzero(np.bincount(self.batch)):
             mine = order[self.batch[order] == b]
-            share = cost[mine].sum() / (CHUNKS_PER_WORKER * workers)
+            share = unit * (ty[mine] * tx[mine]).sum() / (CHUNKS_PER_WORKER * workers)
             budget = min(CHUNK_ENTRIES, max(share, MIN_CHUNK_ENTRIES))
             start, found = 0, []
             while start < len(mine):
-                stop = start + 1
-                while stop < len(mine) and stop - start < MAX_CHUNK_ROIS and (stop - start + 1) * cost[mine[stop]] <= budget:
-                    stop += 1
-                found.append((cost[mine[stop - 1]] * (stop - start), mine[start:stop]))
+                stop, wide_y, wide_x = start + 1, ty[mine[start]], tx[mine[start]]
+                while stop < len(mine) and stop - start < MAX_CHUNK_ROIS:
+                    y, x = max(wide_y, ty[mine[stop]]), max(wide_x, tx[mine[stop]])
+                    if (stop - start + 1) * y * x * unit > budget:
+                        break
+                    stop, wide_y, wide_x = stop + 1, y, x
+                found.append(((stop - start) * wide_y * wide_x, mine[start:stop]))
                 start = stop
             groups[int(b)] = [sel for _, sel in sorted(found, key=lambda item: -item[0])]
         return groups
@@ -323,18 +330,25 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
     workers = 1 if plan.small else os.cpu_count() or 1
     blocks = _channel_blocks(features.shape, ct)
     # one channels-last buffer for every image and block: fresh pages cost as much as the copy
-    buffer = np.empty(h * w * (blocks[0][1] - blocks[0][0]), dtype=ct)
+    buffer = np.empty(h * w * _row_width(blocks[0][1] - blocks[0][0], ct), dtype=ct)
     with _mapper(workers) as each:
         for b, mine in plan.chunks(c, workers).items():
             for c0, c1 in blocks:
-                image = buffer[: h * w * (c1 - c0)].reshape(h * w, c1 - c0)
+                image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
                 channels_last(features[b, c0:c1], image, each, workers)
 
                 def run(sel, image=image, c0=c0, c1=c1):
-                    out[sel, c0:c1] = pool_chunk(plan, sel, image).transpose(0, 3, 1, 2)
+                    out[sel, c0:c1] = pool_chunk(plan, sel, image)[..., : c1 - c0].transpose(0, 3, 1, 2)
 
                 each(run, mine)
     return out
+
+
+def _row_width(channels: int, ct) -> int:
+    """Values per pixel in the channels-last buffer. A row of a multiple of 512 bytes gets one
+    cache line more (zeros, pooled and dropped): the transposing copies walk down columns, and
+    rows of such sizes would map every step of that walk onto the same few cache sets."""
+    return channels + (64 // ct.itemsize if channels * ct.itemsize % 512 == 0 else 0)
 
 
 @contextmanager
@@ -350,8 +364,8 @@ def _mapper(workers: int):
 
 
 def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int) -> None:
-    """Copy [Cb, H, W] into `out`, a contiguous [H*W, Cb] in the compute dtype: the layout the
-    gathers and the matrix product read.
+    """Copy [Cb, H, W] into the first Cb columns of `out`, a contiguous [H*W, >= Cb] in the compute
+    dtype (the layout the gathers and the matrix product read), and zero the other columns.
 
     A direct transposing copy reads each cache line of the source many times, far apart. So the
     copy goes through a small staging block [Cb, a few hundred pixels] that stays in cache, whose
@@ -366,10 +380,11 @@ def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int) -> Non
 
     def copy(lo):
         hi = min(pixels, lo + share)
+        out[lo:hi, cb:] = 0
         stage = np.empty((cb, step + 64 // out.itemsize), dtype=out.dtype)
         for p0 in range(lo, hi, step):
             part = stage[:, : min(step, hi - p0)]
             part[...] = flat[:, p0 : p0 + part.shape[1]]
-            out[p0 : p0 + part.shape[1]] = part.T
+            out[p0 : p0 + part.shape[1], :cb] = part.T
 
     each(copy, range(0, pixels, share))
