@@ -23,13 +23,17 @@ import numpy as np
 
 from ..conventions import Convention
 
-# Working-memory budgets: one channels-last image block, and the entries of one chunk's matrix.
-IMAGE_BLOCK_BYTES = 128 << 20
-CHUNK_ENTRIES = 1 << 21
-MAX_CHUNK_ROIS = 512
+# Working memory beyond the output: one channels-last image block, plus one chunk of rois per
+# worker sharing the rest (a single roi larger than its share still makes a chunk).
+WORKING_BYTES = 256 << 20
+IMAGE_BLOCK_BYTES = 96 << 20
+# Bytes per matrix entry while a chunk's matrix is built (values, pixel indices, their compaction).
+ENTRY_BYTES = 24
+# Copies of the chunk's output a max-pooling sample step holds (four weighted corners and their reduction).
+MAX_STEP_COPIES = 8
 # Chunks per worker and image (load balance), and the smallest chunk worth its fixed cost.
 CHUNKS_PER_WORKER = 4
-MIN_CHUNK_ENTRIES = 1 << 16
+MIN_CHUNK_BYTES = 1 << 21
 # Calls with at most this many multiply-adds run in the calling thread and, for average pooling,
 # gather instead of importing SciPy: threads and imports would cost more than the work.
 SMALL_WORK = 1 << 22
@@ -195,34 +199,41 @@ class _Plan:
         self.small = self.ph * self.pw * (self.taps_y * self.taps_x).sum() * c <= SMALL_WORK
 
     def chunks(self, channels: int, workers: int) -> dict[int, list[np.ndarray]]:
-        """Roi indices per batch image, in groups whose padded cost fits the budget, costliest
-        first; about CHUNKS_PER_WORKER groups per worker and image so that the workers finish
-        together.
+        """Roi indices per batch image, in groups whose working memory over a channels-last block
+        of `channels` fits a worker's share of WORKING_BYTES, costliest first; about
+        CHUNKS_PER_WORKER groups per worker and image so that the workers finish together.
 
         Average pooling pads a group's matrix rows to its widest roi along each axis, so rois are
-        grouped by their taps along y, then x. Max pooling gathers [rois, bins, channels] values
-        six times over per sample step, whatever the roi.
+        grouped by their taps along y, then x; its output is [rois, bins, channels]. Max pooling
+        holds a few such arrays per sample step, whatever the roi.
         """
+        row = _row_width(channels, self.ct) * self.ct.itemsize
         if self.conv.pooling == "avg":
-            ty, tx, unit = self.taps_y, self.taps_x, self.ph * self.pw
+            ty, tx, per_entry, per_bin = self.taps_y, self.taps_x, ENTRY_BYTES, row
         else:
             ty = tx = np.ones(len(self.batch))
-            unit = 6 * self.ph * self.pw * channels
+            per_entry, per_bin = 0, MAX_STEP_COPIES * row
+        bins = self.ph * self.pw
+
+        def size(rois, wide_y, wide_x):
+            return rois * bins * (per_entry * wide_y * wide_x + per_bin)
+
+        share = (WORKING_BYTES - IMAGE_BLOCK_BYTES) // workers
         order = np.lexsort((tx, ty, self.batch))
         groups: dict[int, list[np.ndarray]] = {}
         for b in np.flatnonzero(np.bincount(self.batch)):
             mine = order[self.batch[order] == b]
-            share = unit * (ty[mine] * tx[mine]).sum() / (CHUNKS_PER_WORKER * workers)
-            budget = min(CHUNK_ENTRIES, max(share, MIN_CHUNK_ENTRIES))
+            even = size(1, ty[mine], tx[mine]).sum() / (CHUNKS_PER_WORKER * workers)
+            budget = min(share, max(even, MIN_CHUNK_BYTES))
             start, found = 0, []
             while start < len(mine):
                 stop, wide_y, wide_x = start + 1, ty[mine[start]], tx[mine[start]]
-                while stop < len(mine) and stop - start < MAX_CHUNK_ROIS:
+                while stop < len(mine):
                     y, x = max(wide_y, ty[mine[stop]]), max(wide_x, tx[mine[stop]])
-                    if (stop - start + 1) * y * x * unit > budget:
+                    if size(stop - start + 1, y, x) > budget:
                         break
                     stop, wide_y, wide_x = stop + 1, y, x
-                found.append(((stop - start) * wide_y * wide_x, mine[start:stop]))
+                found.append((size(stop - start, wide_y, wide_x), mine[start:stop]))
                 start = stop
             groups[int(b)] = [sel for _, sel in sorted(found, key=lambda item: -item[0])]
         return groups
@@ -311,8 +322,11 @@ def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndar
 
 
 def _channel_blocks(shape, ct):
+    """Channel ranges whose channels-last copy, padded rows included, fits IMAGE_BLOCK_BYTES."""
     _, c, h, w = shape
-    step = max(1, min(c, IMAGE_BLOCK_BYTES // max(1, h * w * ct.itemsize)))
+    step = max(1, min(c, IMAGE_BLOCK_BYTES // (h * w * ct.itemsize)))
+    if step > 1 and h * w * _row_width(step, ct) * ct.itemsize > IMAGE_BLOCK_BYTES:
+        step -= 1  # then the row is no multiple of 512 bytes and takes no padding
     return [(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
 
 
@@ -332,7 +346,7 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
     # one channels-last buffer for every image and block: fresh pages cost as much as the copy
     buffer = np.empty(h * w * _row_width(blocks[0][1] - blocks[0][0], ct), dtype=ct)
     with _mapper(workers) as each:
-        for b, mine in plan.chunks(c, workers).items():
+        for b, mine in plan.chunks(blocks[0][1] - blocks[0][0], workers).items():
             for c0, c1 in blocks:
                 image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
                 channels_last(features[b, c0:c1], image, each, workers)

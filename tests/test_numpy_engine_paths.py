@@ -1,0 +1,181 @@
+"""The NumPy engine's ways of running a call agree with each other and with torchvision.
+
+A call runs inline with a gathered product when its work is small, or on threads with SciPy's
+sparse product; over one or several channel blocks; in chunks of any size; over channels-last
+rows padded or not. None of that may change the numbers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from roialign_cli.conventions import Convention
+from roialign_cli.engines import numpy_engine
+from roialign_cli.presets import resolve
+
+from conftest import subprocess_env
+
+CONVENTIONS = {
+    "torchvision": Convention(),
+    "aligned sr 2": Convention(sample_offset=0.5, min_size=None, sampling_ratio=2),
+    "tf corners fill": Convention(
+        coordinates="tf-normalized", grid="corners", border="fill", fill_value=1.5, min_size=None, sampling_ratio=1
+    ),
+    "caffe ssd": Convention(
+        coordinates="relative-feature", clip_box=True, end_plus_one="size", sampling_ratio=1, border="caffe-ssd"
+    ),
+    "inverted rois give nan": Convention(min_size=None, empty_value=float("nan")),
+    "max": Convention(pooling="max"),
+    "corner max": Convention(pooling="corner-max", sample_offset=0.5, min_size=None),
+}
+
+
+def make_rois(rng, count: int, batch: int, width: float, height: float) -> np.ndarray:
+    """Boxes of all sizes, some past the border and some inverted."""
+    x1 = rng.uniform(-0.1 * width, width, count)
+    y1 = rng.uniform(-0.1 * height, height, count)
+    x2 = x1 + rng.uniform(-0.05 * width, 0.6 * width, count)
+    y2 = y1 + rng.uniform(-0.05 * height, 0.6 * height, count)
+    return np.stack([rng.integers(0, batch, count), x1, y1, x2, y2], axis=1)
+
+
+def scaled_rois(rng, conv: Convention, count: int, batch: int, h: int, w: int, scale: float) -> np.ndarray:
+    if conv.coordinates == "absolute":
+        return make_rois(rng, count, batch, w / scale, h / scale)
+    return make_rois(rng, count, batch, 1.0, 1.0)
+
+
+def run(features, rois, conv, output_size=(5, 4), scale=0.25):
+    return numpy_engine.pool(features, rois, output_size, scale, conv)
+
+
+def same(a, b):
+    np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", CONVENTIONS)
+def test_small_and_threaded_sparse_paths_agree(name, rng, monkeypatch):
+    conv = CONVENTIONS[name]
+    features = rng.standard_normal((2, 6, 13, 17)).astype(np.float32)
+    rois = scaled_rois(rng, conv, 40, 2, 13, 17, 0.25)
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 1 << 40)
+    small = run(features, rois, conv)
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)
+    threaded = run(features, rois, conv)
+    same(small, threaded)
+
+
+@pytest.mark.parametrize("name", CONVENTIONS)
+def test_channel_blocks_and_chunk_sizes_do_not_change_results(name, rng, monkeypatch):
+    conv = CONVENTIONS[name]
+    features = rng.standard_normal((2, 9, 11, 14)).astype(np.float32)
+    rois = scaled_rois(rng, conv, 30, 2, 11, 14, 0.25)
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)
+    whole = run(features, rois, conv)
+    # blocks of 2 channels (the last block has 1), and one roi per chunk
+    monkeypatch.setattr(numpy_engine, "IMAGE_BLOCK_BYTES", 2 * 11 * 14 * 4)
+    monkeypatch.setattr(numpy_engine, "WORKING_BYTES", numpy_engine.IMAGE_BLOCK_BYTES + 1)
+    monkeypatch.setattr(numpy_engine, "MIN_CHUNK_BYTES", 1)
+    assert len(numpy_engine._channel_blocks(features.shape, np.dtype(np.float32))) == 5
+    same(whole, run(features, rois, conv))
+
+
+@pytest.mark.parametrize(("channels", "dtype"), [(128, np.float32), (256, np.float32), (64, np.float64), (3, np.float16)])
+def test_padded_channels_last_rows(channels, dtype, rng, monkeypatch):
+    """Rows of 512-byte multiples are padded with zero columns that never reach the output."""
+    ct = numpy_engine.compute_dtype(dtype)
+    padded = numpy_engine._row_width(channels, ct) > channels
+    assert padded == (channels * ct.itemsize % 512 == 0)
+    features = rng.standard_normal((1, channels, 6, 7)).astype(dtype)
+    rois = make_rois(rng, 12, 1, 28, 24)
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)
+    threaded = run(features, rois, resolve(None, aligned=True, sampling_ratio=2))
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 1 << 40)
+    small = run(features, rois, resolve(None, aligned=True, sampling_ratio=2))
+    assert threaded.dtype == small.dtype == dtype
+    np.testing.assert_allclose(threaded.astype(np.float64), small.astype(np.float64), rtol=1e-3 if dtype == np.float16 else 1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_channels_last_copy(workers, rng):
+    block = rng.standard_normal((5, 37, 29)).astype(np.float16)
+    out = np.full((37 * 29, 7), np.nan, dtype=np.float32)
+    with numpy_engine._mapper(workers) as each:
+        numpy_engine.channels_last(block, out, each, workers)
+    np.testing.assert_array_equal(out[:, :5], block.reshape(5, -1).T.astype(np.float32))
+    assert not out[:, 5:].any()
+
+
+def test_chunks_cover_every_roi_once_balanced_costliest_first(rng, monkeypatch):
+    monkeypatch.setattr(numpy_engine, "MIN_CHUNK_BYTES", 1)
+    conv = resolve(None, aligned=True, sampling_ratio=0)
+    rois = make_rois(rng, 300, 3, 400, 300)
+    plan = numpy_engine._Plan(rois, (3, 16, 75, 100), (7, 7), 0.25, conv, np.dtype(np.float32))
+    workers = 2
+    groups = plan.chunks(16, workers)
+    assert sorted(groups) == sorted(set(plan.batch.tolist()))
+    for b, chunks in groups.items():
+        assert np.array_equal(np.sort(np.concatenate(chunks)), np.flatnonzero(plan.batch == b))
+        # padded to the widest roi along each axis, each chunk is at most an even share of the image
+        row = numpy_engine._row_width(16, plan.ct) * 4
+        padded = [len(c) * (numpy_engine.ENTRY_BYTES * plan.taps_y[c].max() * plan.taps_x[c].max() + row) for c in chunks]
+        own = numpy_engine.ENTRY_BYTES * plan.taps_y * plan.taps_x + row
+        share = own[plan.batch == b].sum() / (numpy_engine.CHUNKS_PER_WORKER * workers)
+        assert all(size <= share or len(c) == 1 for size, c in zip(padded, chunks))
+        assert len(chunks) >= numpy_engine.CHUNKS_PER_WORKER * workers
+        assert padded == sorted(padded, reverse=True)
+
+
+def test_working_memory_stays_within_budget(rng):
+    """tracemalloc sees NumPy's buffers: the peak beyond the output stays under WORKING_BYTES."""
+    import tracemalloc
+
+    import scipy.sparse  # noqa: F401  (its import allocates; not part of a call)
+
+    features = rng.standard_normal((1, 64, 120, 160)).astype(np.float32)
+    rois = make_rois(rng, 200, 1, 640, 480)
+    conv = resolve(None, aligned=True, sampling_ratio=0)
+    run(features, rois, conv)
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out = run(features, rois, conv, output_size=(7, 7))
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak - out.nbytes < numpy_engine.WORKING_BYTES
+
+
+def test_torchvision_agrees_on_both_paths(rng, monkeypatch):
+    torch = pytest.importorskip("torch")
+    ops = pytest.importorskip("torchvision.ops")
+    features = rng.standard_normal((2, 32, 25, 30)).astype(np.float32)
+    rois = make_rois(rng, 60, 2, 120, 100)
+    for sampling_ratio, aligned in ((0, False), (2, True), (0, True)):
+        reference = ops.roi_align(
+            torch.from_numpy(features), torch.from_numpy(rois).float(), (7, 7), 0.25, sampling_ratio, aligned
+        ).numpy()
+        conv = resolve(None, aligned=aligned, sampling_ratio=sampling_ratio)
+        for small_work in (0, 1 << 40):
+            monkeypatch.setattr(numpy_engine, "SMALL_WORK", small_work)
+            np.testing.assert_allclose(run(features, rois, conv, (7, 7)), reference, rtol=0, atol=1e-5)
+
+
+def test_small_calls_do_not_import_scipy():
+    """Importing SciPy costs more than a small call: the seed-sized case runs without it."""
+    script = """
+import sys
+import numpy as np
+from roialign_cli import roi_align
+features = np.random.default_rng(0).standard_normal((1, 128, 24, 72), dtype=np.float32)
+rois = np.array([[0, 10, 20, 300, 150], [0, 100, 5, 560, 190]], dtype=np.float64)
+roi_align(features, rois, 7, 1 / 8, backend="numpy")
+print("scipy" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
