@@ -8,6 +8,13 @@ product; the matrix is built once per chunk of rois and shared by all channels (
 product, which releases the GIL, so chunks run on all cores). Max pooling is not linear: it walks
 the samples of a chunk and keeps a running maximum of gathered values.
 
+Where the time goes, and what keeps it down: the channels-last copy of each image (staged through
+a cache-sized block; see `channels_last`), the matrix product (chunks grouped so that little of
+their padding is built, scheduled costliest first), and the transposing write of each chunk into
+the [K, C, PH, PW] output (rows padded off 512-byte multiples, see `_row_width`). Small calls run
+in the calling thread with a gathered product, so that they pay for neither threads nor SciPy's
+import. benchmarks/bench.py measures all of it against torchvision.
+
 Geometry is computed in the features' precision (float32 for float16 and float32 features, as
 torchvision does), in the same order of operations as the reference kernels, so that floors and
 adaptive grid sizes agree with them exactly.
@@ -275,8 +282,11 @@ def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps, count) -> tuple
     return values.reshape(rows, -1), columns.reshape(rows, -1)
 
 
-def _sparse_product(values, columns, image):
+def _sparse_product(values: np.ndarray, columns: np.ndarray, image: np.ndarray) -> np.ndarray:
+    """values/columns rows (a padded sparse matrix) x image [H*W, Cb] -> [R, Cb], as a CSR product."""
     import scipy.sparse
+
+    # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
     keep = values != 0
     indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
     np.cumsum(keep.sum(axis=1), out=indptr[1:])
