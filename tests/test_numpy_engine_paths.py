@@ -1,8 +1,8 @@
 """The NumPy engine's ways of running a call agree with each other and with torchvision.
 
 A call runs inline with a gathered product when its work is small, or on threads with SciPy's
-sparse product; over one or several channel blocks; in chunks of any size; over channels-last
-rows padded or not. None of that may change the numbers.
+CSR product; over one or several channel blocks; in chunks of any size; over channels-last rows
+padded or not. None of that may change the numbers.
 """
 
 from __future__ import annotations
@@ -58,15 +58,16 @@ def same(a, b):
 
 
 @pytest.mark.parametrize("name", CONVENTIONS)
-def test_small_and_threaded_sparse_paths_agree(name, rng, monkeypatch):
+def test_small_and_threaded_paths_agree(name, rng, monkeypatch):
     conv = CONVENTIONS[name]
     features = rng.standard_normal((2, 6, 13, 17)).astype(np.float32)
     rois = scaled_rois(rng, conv, 40, 2, 13, 17, 0.25)
-    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 1 << 40)
-    small = run(features, rois, conv)
     monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)
     threaded = run(features, rois, conv)
-    same(small, threaded)
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 1 << 40)
+    same(run(features, rois, conv), threaded)
+    monkeypatch.setattr(numpy_engine, "GATHER_BLOCK_BYTES", 1)  # one row at a time
+    same(run(features, rois, conv), threaded)
 
 
 @pytest.mark.parametrize("name", CONVENTIONS)
@@ -165,17 +166,35 @@ def test_torchvision_agrees_on_both_paths(rng, monkeypatch):
             np.testing.assert_allclose(run(features, rois, conv, (7, 7)), reference, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("block_bytes", [1, 5000, 1 << 30])
+def test_gathered_product_is_the_sparse_product(block_bytes, rng, monkeypatch):
+    monkeypatch.setattr(numpy_engine, "GATHER_BLOCK_BYTES", block_bytes)
+    values = rng.standard_normal((300, 9)).astype(np.float32)
+    values[rng.random(values.shape) < 0.4] = 0  # padding
+    columns = rng.integers(0, 50, values.shape).astype(np.int32)
+    image = rng.standard_normal((50, 7)).astype(np.float32)
+    gathered = numpy_engine._gathered_product(values, columns, image)
+    np.testing.assert_allclose(gathered, numpy_engine._sparse_product(values, columns, image), rtol=1e-6, atol=1e-6)
+
+
 def test_small_calls_do_not_import_scipy():
-    """Importing SciPy costs more than a small call: the seed-sized case runs without it."""
+    """Importing SciPy costs more than a small call: the seed-sized case runs without it, and gives
+    what the CSR product gives."""
     script = """
 import sys
 import numpy as np
 from roialign_cli import roi_align
 features = np.random.default_rng(0).standard_normal((1, 128, 24, 72), dtype=np.float32)
-rois = np.array([[0, 10, 20, 300, 150], [0, 100, 5, 560, 190]], dtype=np.float64)
-roi_align(features, rois, 7, 1 / 8, backend="numpy")
-print("scipy" in sys.modules)
+rois = np.array([[0, 10, 20, 300, 150], [0, 100, 5, 560, 190], [0, 400, 100, 410, 104]], dtype=np.float64)
+gathered = roi_align(features, rois, 7, 1 / 8, backend="numpy")
+loaded = "scipy" in sys.modules
+from roialign_cli.engines import numpy_engine
+numpy_engine.SMALL_WORK = 0
+sparse = roi_align(features, rois, 7, 1 / 8, backend="numpy")
+print(loaded, float(np.abs(gathered - sparse).max()))
 """
     done = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    loaded, difference = done.stdout.split()
+    assert loaded == "False"
+    assert float(difference) <= 1e-6

@@ -42,8 +42,10 @@ MAX_STEP_COPIES = 8
 CHUNKS_PER_WORKER = 4
 MIN_CHUNK_BYTES = 1 << 21
 # Calls with at most this many multiply-adds run in the calling thread and, for average pooling,
-# gather instead of importing SciPy: threads and imports would cost more than the work.
+# gather instead of importing SciPy: threads and the import would cost more than the work.
 SMALL_WORK = 1 << 22
+# Gathered pixels per block of rows in that case: well inside a core's L2 cache.
+GATHER_BLOCK_BYTES = 512 << 10
 # Staging block of the transposing copy: well inside a core's L2 cache.
 STAGE_BYTES = 256 << 10
 
@@ -295,8 +297,14 @@ def _sparse_product(values: np.ndarray, columns: np.ndarray, image: np.ndarray) 
 
 
 def _gathered_product(values: np.ndarray, columns: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """The same product as a gather and a weighted sum: for work too small to pay for importing SciPy."""
-    return np.matmul(values[:, None, :], image[columns])[:, 0]
+    """The same product as gathers and weighted sums, a block of rows at a time so that the
+    gathered pixels stay in cache: for work too small to pay for importing SciPy."""
+    out = np.empty((len(values), image.shape[1]), dtype=image.dtype)
+    step = max(1, GATHER_BLOCK_BYTES // (values.shape[1] * image.shape[1] * image.itemsize))
+    for r0 in range(0, len(values), step):
+        rows = slice(r0, r0 + step)
+        np.matmul(values[rows, None, :], image[columns[rows]], out=out[rows, None, :])
+    return out
 
 
 def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
