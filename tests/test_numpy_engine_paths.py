@@ -71,17 +71,22 @@ def test_small_and_threaded_paths_agree(name, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("name", CONVENTIONS)
-def test_channel_blocks_and_chunk_sizes_do_not_change_results(name, rng, monkeypatch):
+def test_channel_blocks_waves_and_chunk_sizes_do_not_change_results(name, rng, monkeypatch):
     conv = CONVENTIONS[name]
     features = rng.standard_normal((2, 9, 11, 14)).astype(np.float32)
     rois = scaled_rois(rng, conv, 30, 2, 11, 14, 0.25)
     monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)
     whole = run(features, rois, conv)
-    # blocks of 2 channels (the last block has 1), and one roi per chunk
+    # blocks of 2 channels (the last block has 1), one roi per chunk, one chunk per wave
     monkeypatch.setattr(numpy_engine, "IMAGE_BLOCK_BYTES", 2 * 11 * 14 * 4)
-    monkeypatch.setattr(numpy_engine, "WORKING_BYTES", numpy_engine.IMAGE_BLOCK_BYTES + 1)
+    monkeypatch.setattr(numpy_engine, "MATRIX_BYTES", 1)
+    monkeypatch.setattr(numpy_engine, "WORKING_BYTES", numpy_engine.IMAGE_BLOCK_BYTES + 2)
     monkeypatch.setattr(numpy_engine, "MIN_CHUNK_BYTES", 1)
     assert len(numpy_engine._channel_blocks(features.shape, np.dtype(np.float32))) == 5
+    plan = numpy_engine._Plan(rois, features.shape, (5, 4), 0.25, conv, np.dtype(np.float32))
+    chunks = plan.chunks(2, workers=2)
+    assert all(len(sel) == 1 for group in chunks.values() for sel in group)
+    assert all(len(numpy_engine._waves(plan, group)) == len(group) for group in chunks.values())
     same(whole, run(features, rois, conv))
 
 
@@ -173,8 +178,9 @@ def test_gathered_product_is_the_sparse_product(block_bytes, rng, monkeypatch):
     values[rng.random(values.shape) < 0.4] = 0  # padding
     columns = rng.integers(0, 50, values.shape).astype(np.int32)
     image = rng.standard_normal((50, 7)).astype(np.float32)
-    gathered = numpy_engine._gathered_product(values, columns, image)
-    np.testing.assert_allclose(gathered, numpy_engine._sparse_product(values, columns, image), rtol=1e-6, atol=1e-6)
+    gathered = numpy_engine._gathered_product(values, columns, len(image))(image)
+    sparse = numpy_engine._sparse_product(values, columns, len(image))(image)
+    np.testing.assert_allclose(gathered, sparse, rtol=1e-6, atol=1e-6)
 
 
 def test_small_calls_do_not_import_scipy():

@@ -8,12 +8,14 @@ product; the matrix is built once per chunk of rois and shared by all channels (
 product, which releases the GIL, so chunks run on all cores). Max pooling is not linear: it walks
 the samples of a chunk and keeps a running maximum of gathered values.
 
-Where the time goes, and what keeps it down: the channels-last copy of each image (staged through
-a cache-sized block; see `channels_last`), the matrix product (chunks grouped so that little of
-their padding is built, scheduled costliest first), and the transposing write of each chunk into
-the [K, C, PH, PW] output (rows padded off 512-byte multiples, see `_row_width`). Small calls run
-in the calling thread with a gathered product, so that they pay for neither threads nor SciPy's
-import. benchmarks/bench.py measures all of it against torchvision.
+Where the time goes, and what keeps it down: each chunk's matrix is built once per image and
+applied to the image one block of channels at a time (a small buffer, reused, instead of a fresh
+copy of the whole image); the channels-last copy of a block is staged through cache (see
+`channels_last`); chunks group rois so that little of their padding is built, and run costliest
+first; the transposing write of each chunk into the [K, C, PH, PW] output reads rows padded off
+512-byte multiples (see `_row_width`). Small calls run in the calling thread with a gathered
+product, so that they pay for neither threads nor SciPy's import. benchmarks/bench.py measures
+all of it against torchvision.
 
 Geometry is computed in the features' precision (float32 for float16 and float32 features, as
 torchvision does), in the same order of operations as the reference kernels, so that floors and
@@ -30,10 +32,12 @@ import numpy as np
 
 from ..conventions import Convention
 
-# Working memory beyond the output: one channels-last image block, plus one chunk of rois per
-# worker sharing the rest (a single roi larger than its share still makes a chunk).
+# Working memory beyond the output: one channels-last block of channels, the matrices of the chunks
+# applied to it, and per worker one chunk being built, sharing the rest (a single roi larger than
+# its share still makes a chunk).
 WORKING_BYTES = 256 << 20
-IMAGE_BLOCK_BYTES = 96 << 20
+IMAGE_BLOCK_BYTES = 16 << 20
+MATRIX_BYTES = 96 << 20
 # Bytes per matrix entry while a chunk's matrix is built (values, pixel indices, their compaction).
 ENTRY_BYTES = 24
 # Copies of the chunk's output a max-pooling sample step holds (four weighted corners and their reduction).
@@ -227,7 +231,7 @@ class _Plan:
         def size(rois, wide_y, wide_x):
             return rois * bins * (per_entry * wide_y * wide_x + per_bin)
 
-        share = (WORKING_BYTES - IMAGE_BLOCK_BYTES) // workers
+        share = (WORKING_BYTES - IMAGE_BLOCK_BYTES - MATRIX_BYTES) // workers
         order = np.lexsort((tx, ty, self.batch))
         groups: dict[int, list[np.ndarray]] = {}
         for b in np.flatnonzero(np.bincount(self.batch)):
@@ -254,18 +258,31 @@ class _Plan:
         return ty, tx
 
 
-def _avg_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
-    """Average pooling of the rois `sel` over one channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
+def _prepare_avg(plan: _Plan, sel):
+    """Average pooling of the rois `sel`, prepared from their geometry once: a function of one
+    channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
     ct, conv = plan.ct, plan.conv
     ty, tx = plan.taps(sel)
     count = plan.count[sel]
     values, columns = _interpolation_rows(plan, ty, tx, count)
-    product = _gathered_product if plan.small else _sparse_product
-    out = product(values, columns, image).reshape(len(sel), plan.ph, plan.pw, image.shape[1])
+    product = (_gathered_product if plan.small else _sparse_product)(values, columns, plan.height * plan.width)
+    fill = None
     if conv.fill_value != 0:
         outside = count[:, None, None] - _inside_counts(ty)[:, :, None] * _inside_counts(tx)[:, None, :]
-        out += (ct.type(conv.fill_value) * outside / np.maximum(count, 1)[:, None, None]).astype(ct)[..., None]
-    return _mark_empty(out, count, conv)
+        fill = (ct.type(conv.fill_value) * outside / np.maximum(count, 1)[:, None, None]).astype(ct)[..., None]
+
+    def apply(image):
+        out = product(image).reshape(len(sel), plan.ph, plan.pw, image.shape[1])
+        if fill is not None:
+            out += fill
+        return _mark_empty(out, count, conv)
+
+    return apply
+
+
+def _prepare_max(plan: _Plan, sel):
+    """Max pooling of the rois `sel` as a function of one channels-last image block."""
+    return lambda image: _max_chunk(plan, sel, image)
 
 
 def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps, count) -> tuple[np.ndarray, np.ndarray]:
@@ -284,27 +301,31 @@ def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps, count) -> tuple
     return values.reshape(rows, -1), columns.reshape(rows, -1)
 
 
-def _sparse_product(values: np.ndarray, columns: np.ndarray, image: np.ndarray) -> np.ndarray:
-    """values/columns rows (a padded sparse matrix) x image [H*W, Cb] -> [R, Cb], as a CSR product."""
+def _sparse_product(values: np.ndarray, columns: np.ndarray, pixels: int):
+    """The padded rows values/columns as a CSR matrix: a function of an image block [pixels, Cb] -> [R, Cb]."""
     import scipy.sparse
 
     # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
     keep = values != 0
     indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
     np.cumsum(keep.sum(axis=1), out=indptr[1:])
-    matrix = scipy.sparse.csr_matrix((values[keep], columns[keep], indptr), shape=(len(values), image.shape[0]))
-    return matrix @ image
+    matrix = scipy.sparse.csr_matrix((values[keep], columns[keep], indptr), shape=(len(values), pixels))
+    return lambda image: matrix @ image
 
 
-def _gathered_product(values: np.ndarray, columns: np.ndarray, image: np.ndarray) -> np.ndarray:
+def _gathered_product(values: np.ndarray, columns: np.ndarray, pixels: int):
     """The same product as gathers and weighted sums, a block of rows at a time so that the
     gathered pixels stay in cache: for work too small to pay for importing SciPy."""
-    out = np.empty((len(values), image.shape[1]), dtype=image.dtype)
-    step = max(1, GATHER_BLOCK_BYTES // (values.shape[1] * image.shape[1] * image.itemsize))
-    for r0 in range(0, len(values), step):
-        rows = slice(r0, r0 + step)
-        np.matmul(values[rows, None, :], image[columns[rows]], out=out[rows, None, :])
-    return out
+
+    def apply(image):
+        out = np.empty((len(values), image.shape[1]), dtype=image.dtype)
+        step = max(1, GATHER_BLOCK_BYTES // (values.shape[1] * image.shape[1] * image.itemsize))
+        for r0 in range(0, len(values), step):
+            rows = slice(r0, r0 + step)
+            np.matmul(values[rows, None, :], image[columns[rows]], out=out[rows, None, :])
+        return out
+
+    return apply
 
 
 def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
@@ -340,12 +361,27 @@ def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndar
 
 
 def _channel_blocks(shape, ct):
-    """Channel ranges whose channels-last copy, padded rows included, fits IMAGE_BLOCK_BYTES."""
+    """Channel ranges of even width whose channels-last copy, padded rows included, fits IMAGE_BLOCK_BYTES."""
     _, c, h, w = shape
-    step = max(1, min(c, IMAGE_BLOCK_BYTES // (h * w * ct.itemsize)))
+    fit = max(1, IMAGE_BLOCK_BYTES // (h * w * ct.itemsize))
+    step = -(-c // -(-c // fit))
     if step > 1 and h * w * _row_width(step, ct) * ct.itemsize > IMAGE_BLOCK_BYTES:
         step -= 1  # then the row is no multiple of 512 bytes and takes no padding
     return [(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
+
+
+def _waves(plan: _Plan, chunks: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Consecutive chunks whose prepared matrices (at most their padded entries) fit MATRIX_BYTES together."""
+    entry = plan.ct.itemsize + 8
+    waves, size = [[]], 0
+    for sel in chunks:
+        need = len(sel) * plan.ph * plan.pw * plan.taps_y[sel].max() * plan.taps_x[sel].max() * entry
+        if waves[-1] and size + need > MATRIX_BYTES:
+            waves.append([])
+            size = 0
+        waves[-1].append(sel)
+        size += need
+    return waves
 
 
 def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: float, conv: Convention) -> np.ndarray:
@@ -358,21 +394,25 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
     if len(rois) == 0:
         return out
     plan = _Plan(rois, features.shape, output_size, spatial_scale, conv, ct)
-    pool_chunk = _avg_chunk if conv.pooling == "avg" else _max_chunk
+    prepare = _prepare_avg if conv.pooling == "avg" else _prepare_max
     workers = 1 if plan.small else os.cpu_count() or 1
     blocks = _channel_blocks(features.shape, ct)
-    # one channels-last buffer for every image and block: fresh pages cost as much as the copy
+    # One small channels-last buffer for every image and block: fresh memory is slow to come by
+    # (the kernel clears every page), and the smaller block runs the product faster too.
     buffer = np.empty(h * w * _row_width(blocks[0][1] - blocks[0][0], ct), dtype=ct)
     with _mapper(workers) as each:
-        for b, mine in plan.chunks(blocks[0][1] - blocks[0][0], workers).items():
-            for c0, c1 in blocks:
-                image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
-                channels_last(features[b, c0:c1], image, each, workers)
+        for b, chunks in plan.chunks(blocks[0][1] - blocks[0][0], workers).items():
+            for wave in _waves(plan, chunks):
+                prepared = each(lambda sel: (sel, prepare(plan, sel)), wave)
+                for c0, c1 in blocks:
+                    image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
+                    channels_last(features[b, c0:c1], image, each, workers)
 
-                def run(sel, image=image, c0=c0, c1=c1):
-                    out[sel, c0:c1] = pool_chunk(plan, sel, image)[..., : c1 - c0].transpose(0, 3, 1, 2)
+                    def run(job, image=image, c0=c0, c1=c1):
+                        sel, apply = job
+                        out[sel, c0:c1] = apply(image)[..., : c1 - c0].transpose(0, 3, 1, 2)
 
-                each(run, mine)
+                    each(run, prepared)
     return out
 
 
