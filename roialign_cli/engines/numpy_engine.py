@@ -402,7 +402,8 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
     buffer = np.empty(h * w * _row_width(blocks[0][1] - blocks[0][0], ct), dtype=ct)
     with _mapper(workers) as each:
         for b, chunks in plan.chunks(blocks[0][1] - blocks[0][0], workers).items():
-            for wave in _waves(plan, chunks):
+            # average pooling keeps a wave of chunks' matrices across the blocks; max pooling keeps nothing
+            for wave in _waves(plan, chunks) if conv.pooling == "avg" else [chunks]:
                 prepared = each(lambda sel: (sel, prepare(plan, sel)), wave)
                 for c0, c1 in blocks:
                     image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
