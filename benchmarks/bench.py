@@ -225,7 +225,8 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
     device_inputs = (cupy.asarray(features), cupy.asarray(rois))
     calls = {"roialign cuda": lambda: mine(*device_inputs)}
     ends = {"roialign cuda": lambda: cupy.asnumpy(mine(cupy.asarray(features), cupy.asarray(rois)))}
-    events = {"roialign cuda": (cupy.cuda.Event, cupy.cuda.get_current_stream().synchronize)}
+    # per engine: a new timing event, a device synchronization, milliseconds between two events
+    events = {"roialign cuda": (cupy.cuda.Event, cupy.cuda.Device().synchronize, cupy.cuda.get_elapsed_time)}
     reference = {"roialign cuda": ends["roialign cuda"]()}
     if with_torch:
         import torch
@@ -235,22 +236,23 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         r = torch.from_numpy(rois.astype(np.float32)).cuda()
         calls["torchvision cuda"] = lambda: run(f, r)
         ends["torchvision cuda"] = lambda: on_host(features, rois)
-        events["torchvision cuda"] = (lambda: torch.cuda.Event(enable_timing=True), torch.cuda.synchronize)
+        events["torchvision cuda"] = (
+            lambda: torch.cuda.Event(enable_timing=True), torch.cuda.synchronize, lambda a, b: a.elapsed_time(b)
+        )
         reference["torchvision cuda"] = ends["torchvision cuda"]()
     kernel = {name: [] for name in calls}
     for name, call in calls.items():
         call()
     for _ in range(repeats):
         for name, call in calls.items():
-            make_event, synchronize = events[name]
+            make_event, synchronize, elapsed_ms = events[name]
             start, stop = make_event(), make_event()
             synchronize()
             start.record()
             call()
             stop.record()
             stop.synchronize()
-            elapsed_ms = cupy.cuda.get_elapsed_time(start, stop) if name.startswith("roialign") else start.elapsed_time(stop)
-            kernel[name].append(elapsed_ms / 1000)
+            kernel[name].append(elapsed_ms(start, stop) / 1000)
     end_to_end = interleaved(ends, repeats)
     results = []
     for name in calls:
@@ -258,9 +260,9 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         results.append(Result(workload, f"{name} (end to end)", "GPU", end_to_end[name]))
     if with_torch:
         diff = float(np.abs(reference["roialign cuda"] - reference["torchvision cuda"]).max())
-        for mine, theirs in zip(results[:2], results[2:]):
-            mine.max_diff = diff
-            mine.speedup = theirs.median / mine.median
+        for row, peer in zip(results[:2], results[2:]):
+            row.max_diff = diff
+            row.speedup = peer.median / row.median
     return results
 
 
