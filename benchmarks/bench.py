@@ -348,7 +348,8 @@ def startup(repeats: int) -> list[dict]:
             if args[0] == "pool":
                 work.append(json.loads(done.stdout)["seconds"])
         if done.returncode != 0:
-            rows.append({"command": label, "note": done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"})
+            last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            rows.append({"command": label, "note": f"failed: {last.split(' (')[0][:100]}"})
             continue
         heavy = sorted({m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.M)})
         rows.append({
