@@ -79,6 +79,7 @@ def test_channel_blocks_waves_and_chunk_sizes_do_not_change_results(name, rng, m
     whole = run(features, rois, conv)
     # blocks of 2 channels (the last block has 1), one roi per chunk, one chunk per wave
     monkeypatch.setattr(numpy_engine, "IMAGE_BLOCK_BYTES", 2 * 11 * 14 * 4)
+    monkeypatch.setattr(numpy_engine, "MAX_IMAGE_BLOCK_BYTES", 2 * 11 * 14 * 4)
     monkeypatch.setattr(numpy_engine, "MATRIX_BYTES", 1)
     monkeypatch.setattr(numpy_engine, "WORKING_BYTES", numpy_engine.IMAGE_BLOCK_BYTES + 2)
     monkeypatch.setattr(numpy_engine, "MIN_CHUNK_BYTES", 1)
@@ -88,6 +89,24 @@ def test_channel_blocks_waves_and_chunk_sizes_do_not_change_results(name, rng, m
     assert all(len(sel) == 1 for group in chunks.values() for sel in group)
     assert all(len(numpy_engine._waves(plan, group)) == len(group) for group in chunks.values())
     same(whole, run(features, rois, conv))
+
+
+@pytest.mark.parametrize(
+    ("shape", "widths"),
+    [
+        ((2, 256, 200, 336), [52, 52, 52, 52, 48]),  # 16 MB blocks
+        ((1, 256, 100, 168), [128, 128]),  # padded rows of 128 channels still fit
+        ((1, 64, 1500, 1500), [11] * 5 + [9]),  # 9 MB planes: as many as the largest block holds
+        ((1, 8, 4000, 4000), [1] * 8),  # 64 MB planes
+    ],
+)
+def test_channel_blocks(shape, widths):
+    ct = np.dtype(np.float32)
+    blocks = numpy_engine._channel_blocks(shape, ct)
+    assert [c1 - c0 for c0, c1 in blocks] == widths
+    assert blocks[0][0] == 0 and blocks[-1][1] == shape[1]
+    buffer = shape[2] * shape[3] * numpy_engine._row_width(widths[0], ct) * ct.itemsize
+    assert buffer <= max(numpy_engine.IMAGE_BLOCK_BYTES, numpy_engine.MAX_IMAGE_BLOCK_BYTES)
 
 
 @pytest.mark.parametrize(("channels", "dtype"), [(128, np.float32), (256, np.float32), (64, np.float64), (3, np.float16)])

@@ -38,6 +38,10 @@ from ..conventions import Convention
 WORKING_BYTES = 256 << 20
 IMAGE_BLOCK_BYTES = 16 << 20
 MATRIX_BYTES = 96 << 20
+# Very large maps get a larger block, up to this, so that it keeps MIN_BLOCK_CHANNELS channels:
+# the product slows down many times over on rows of a few channels.
+MAX_IMAGE_BLOCK_BYTES = 96 << 20
+MIN_BLOCK_CHANNELS = 16
 # Bytes per matrix entry while a chunk's matrix is built (values, pixel indices, their compaction).
 ENTRY_BYTES = 24
 # Copies of the chunk's output a max-pooling sample step holds (four weighted corners and their reduction).
@@ -231,7 +235,7 @@ class _Plan:
         def size(rois, wide_y, wide_x):
             return rois * bins * (per_entry * wide_y * wide_x + per_bin)
 
-        share = (WORKING_BYTES - IMAGE_BLOCK_BYTES - MATRIX_BYTES) // workers
+        share = (WORKING_BYTES - self.height * self.width * row - MATRIX_BYTES) // workers
         order = np.lexsort((tx, ty, self.batch))
         groups: dict[int, list[np.ndarray]] = {}
         for b in np.flatnonzero(np.bincount(self.batch)):
@@ -361,11 +365,13 @@ def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndar
 
 
 def _channel_blocks(shape, ct):
-    """Channel ranges of even width whose channels-last copy, padded rows included, fits IMAGE_BLOCK_BYTES."""
+    """Channel ranges of one width (the last may be narrower) whose channels-last copy, padded rows included, fits
+    IMAGE_BLOCK_BYTES, or MAX_IMAGE_BLOCK_BYTES where that makes room for MIN_BLOCK_CHANNELS."""
     _, c, h, w = shape
-    fit = max(1, IMAGE_BLOCK_BYTES // (h * w * ct.itemsize))
+    plane = h * w * ct.itemsize
+    fit = max(1, IMAGE_BLOCK_BYTES // plane, min(MIN_BLOCK_CHANNELS, MAX_IMAGE_BLOCK_BYTES // plane))
     step = -(-c // -(-c // fit))
-    if step > 1 and h * w * _row_width(step, ct) * ct.itemsize > IMAGE_BLOCK_BYTES:
+    if step > 1 and h * w * _row_width(step, ct) * ct.itemsize > max(IMAGE_BLOCK_BYTES, fit * plane):
         step -= 1  # then the row is no multiple of 512 bytes and takes no padding
     return [(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
 
