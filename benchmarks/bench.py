@@ -313,7 +313,8 @@ def working_memory(workload: Workload, engine: str, seed: int) -> int | None:
 def _cli(*args: str, importtime: bool = False) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     flags = ["-X", "importtime"] if importtime else []
-    return subprocess.run([sys.executable, *flags, "-m", "roialign_cli", *args], capture_output=True, text=True, env=env, cwd=REPO)
+    command = [sys.executable, *flags, "-m", "roialign_cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
 
 
 def _import_seconds(stderr: str) -> float:
@@ -328,7 +329,10 @@ def _import_seconds(stderr: str) -> float:
 
 def startup(repeats: int) -> list[dict]:
     """Wall time, import time and heavy imports of `--help`, `presets` and `pool` on the seed sample."""
-    seed = ["pool", "samples/features.npy", "samples/detections.npy", "--image-size", "576x192", "--spatial-scale", "1/8", "--json"]
+    seed = [
+        "pool", "samples/features.npy", "samples/detections.npy",
+        "--image-size", "576x192", "--spatial-scale", "1/8", "--json",
+    ]
     commands = (
         ("roialign --help", ["--help"]),
         ("roialign presets", ["presets"]),
@@ -351,7 +355,7 @@ def startup(repeats: int) -> list[dict]:
             last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
             rows.append({"command": label, "note": f"failed: {last.split(' (')[0][:100]}"})
             continue
-        heavy = sorted({m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.M)})
+        heavy = [m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.M)]
         rows.append({
             "command": label,
             "wall": statistics.median(walls),
@@ -414,11 +418,15 @@ def table_rows(results: list[Result]) -> list[list[str]]:
         speedup = "-" if r.speedup is None else f"{r.speedup:.1f}x"
         memory = "-" if r.working_bytes is None else f"{r.working_bytes / 2**20:.0f}"
         diff = "-" if r.max_diff is None else f"{r.max_diff:.1e}"
-        rows.append([f"{r.workload.number} {r.workload.name}", r.engine, r.threads, _ms(r.median), speedup, memory, diff])
+        name = f"{r.workload.number} {r.workload.name}"
+        rows.append([name, r.engine, r.threads, _ms(r.median), speedup, memory, diff])
     return rows
 
 
-HEADER = ["workload", "engine", "threads", "median ms", "speed-up vs torchvision", "working MB beyond output", "max |diff| vs torchvision"]
+HEADER = [
+    "workload", "engine", "threads", "median ms", "speed-up vs torchvision", "working MB beyond output",
+    "max |diff| vs torchvision",
+]
 
 
 def markdown(results, startup_rows, info, command, repeats) -> str:
@@ -453,9 +461,9 @@ def markdown(results, startup_rows, info, command, repeats) -> str:
             "",
             "## Start-up",
             "",
-            "Fresh processes, median of the repeats. Imports: total of the top-level imports that `python -X importtime`",
-            "reports (the engine's own lazy import included). Engine call: the `seconds` that `pool --json` reports",
-            "(validation, engine import and pooling).",
+            "Fresh processes, median of the repeats. Imports: total of the top-level imports that",
+            "`python -X importtime` reports (the engine's own lazy import included). Engine call: the `seconds`",
+            "that `pool --json` reports (validation, engine import and pooling).",
             "",
             "| command | wall ms | imports ms | engine call ms | numpy/scipy/cupy/torch imported |",
             "|---|---|---|---|---|",
@@ -464,7 +472,8 @@ def markdown(results, startup_rows, info, command, repeats) -> str:
             if "note" in s:
                 lines.append(f"| {s['command']} | - | - | - | {s['note']} |")
             else:
-                lines.append(f"| {s['command']} | {_ms(s['wall'])} | {_ms(s['imports'])} | {_ms(s['work'])} | {s['heavy']} |")
+                cells = [s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"]]
+                lines.append("| " + " | ".join(cells) + " |")
     lines += ["", "## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + [""]
     return "\n".join(lines)
 
@@ -497,7 +506,7 @@ def print_table(results, startup_rows, skipped) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--workloads", default="1,2,3,4", help="comma-separated workload numbers (default: all)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per engine (default 5); the median is reported")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per engine (default 5); median reported")
     parser.add_argument("--seed", type=int, default=8, help="base seed of the inputs (default 8)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
     parser.add_argument("--no-memory", action="store_true", help="skip the working-memory subprocesses")

@@ -109,7 +109,9 @@ def test_channel_blocks(shape, widths):
     assert buffer <= max(numpy_engine.IMAGE_BLOCK_BYTES, numpy_engine.MAX_IMAGE_BLOCK_BYTES)
 
 
-@pytest.mark.parametrize(("channels", "dtype"), [(128, np.float32), (256, np.float32), (64, np.float64), (3, np.float16)])
+@pytest.mark.parametrize(
+    ("channels", "dtype"), [(128, np.float32), (256, np.float32), (64, np.float64), (3, np.float16)]
+)
 def test_padded_channels_last_rows(channels, dtype, rng, monkeypatch):
     """Rows of 512-byte multiples are padded with zero columns that never reach the output."""
     ct = numpy_engine.compute_dtype(dtype)
@@ -122,7 +124,8 @@ def test_padded_channels_last_rows(channels, dtype, rng, monkeypatch):
     monkeypatch.setattr(numpy_engine, "SMALL_WORK", 1 << 40)
     small = run(features, rois, resolve(None, aligned=True, sampling_ratio=2))
     assert threaded.dtype == small.dtype == dtype
-    np.testing.assert_allclose(threaded.astype(np.float64), small.astype(np.float64), rtol=1e-3 if dtype == np.float16 else 1e-6, atol=1e-6)
+    rtol = 1e-3 if dtype == np.float16 else 1e-6
+    np.testing.assert_allclose(threaded.astype(np.float64), small.astype(np.float64), rtol=rtol, atol=1e-6)
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
@@ -147,7 +150,9 @@ def test_chunks_cover_every_roi_once_balanced_costliest_first(rng, monkeypatch):
         assert np.array_equal(np.sort(np.concatenate(chunks)), np.flatnonzero(plan.batch == b))
         # padded to the widest roi along each axis, each chunk is at most an even share of the image
         row = numpy_engine._row_width(16, plan.ct) * 4
-        padded = [len(c) * (numpy_engine.ENTRY_BYTES * plan.taps_y[c].max() * plan.taps_x[c].max() + row) for c in chunks]
+        padded = [
+            len(c) * (numpy_engine.ENTRY_BYTES * plan.taps_y[c].max() * plan.taps_x[c].max() + row) for c in chunks
+        ]
         own = numpy_engine.ENTRY_BYTES * plan.taps_y * plan.taps_x + row
         share = own[plan.batch == b].sum() / (numpy_engine.CHUNKS_PER_WORKER * workers)
         assert all(size <= share or len(c) == 1 for size, c in zip(padded, chunks))

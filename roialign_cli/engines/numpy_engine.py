@@ -365,8 +365,9 @@ def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndar
 
 
 def _channel_blocks(shape, ct):
-    """Channel ranges of one width (the last may be narrower) whose channels-last copy, padded rows included, fits
-    IMAGE_BLOCK_BYTES, or MAX_IMAGE_BLOCK_BYTES where that makes room for MIN_BLOCK_CHANNELS."""
+    """Channel ranges of one width (the last may be narrower) whose channels-last copy, padded rows
+    included, fits IMAGE_BLOCK_BYTES, or MAX_IMAGE_BLOCK_BYTES where that makes room for
+    MIN_BLOCK_CHANNELS."""
     _, c, h, w = shape
     plane = h * w * ct.itemsize
     fit = max(1, IMAGE_BLOCK_BYTES // plane, min(MIN_BLOCK_CHANNELS, MAX_IMAGE_BLOCK_BYTES // plane))
