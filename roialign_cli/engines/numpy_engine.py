@@ -8,6 +8,15 @@ product; the matrix is built once per chunk of rois and shared by all channels (
 product, which releases the GIL, so chunks run on all cores). Max pooling is not linear: it walks
 the samples of a chunk and keeps a running maximum of gathered values.
 
+Where the time goes, and what keeps it down: each chunk's matrix is built once per image and
+applied to the image one block of channels at a time (a small buffer, reused, instead of a fresh
+copy of the whole image); the channels-last copy of a block is staged through cache (see
+`channels_last`); chunks group rois so that little of their padding is built, and run costliest
+first; the transposing write of each chunk into the [K, C, PH, PW] output reads rows padded off
+512-byte multiples (see `_row_width`). Small calls run in the calling thread with a gathered
+product, so that they pay for neither threads nor SciPy's import. benchmarks/bench.py measures
+all of it against torchvision.
+
 Geometry is computed in the features' precision (float32 for float16 and float32 features, as
 torchvision does), in the same order of operations as the reference kernels, so that floors and
 adaptive grid sizes agree with them exactly.
@@ -16,17 +25,37 @@ adaptive grid sizes agree with them exactly.
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..conventions import Convention
 
-# Working-memory budgets: one channels-last image block, and the entries of one chunk's matrix.
-IMAGE_BLOCK_BYTES = 128 << 20
-CHUNK_ENTRIES = 1 << 21
-MAX_CHUNK_ROIS = 512
+# Working memory beyond the output: one channels-last block of channels, the matrices of the chunks
+# applied to it, and per worker one chunk being built, sharing the rest (a single roi larger than
+# its share still makes a chunk).
+WORKING_BYTES = 256 << 20
+IMAGE_BLOCK_BYTES = 16 << 20
+MATRIX_BYTES = 96 << 20
+# Very large maps get a larger block, up to this, so that it keeps MIN_BLOCK_CHANNELS channels:
+# the product slows down many times over on rows of a few channels.
+MAX_IMAGE_BLOCK_BYTES = 96 << 20
+MIN_BLOCK_CHANNELS = 16
+# Bytes per matrix entry while a chunk's matrix is built (values, pixel indices, their compaction).
+ENTRY_BYTES = 24
+# Copies of the chunk's output a max-pooling sample step holds (four weighted corners and their reduction).
+MAX_STEP_COPIES = 8
+# Chunks per worker and image (load balance), and the smallest chunk worth its fixed cost.
+CHUNKS_PER_WORKER = 4
+MIN_CHUNK_BYTES = 1 << 21
+# Calls with at most this many multiply-adds run in the calling thread and, for average pooling,
+# gather instead of importing SciPy: threads and the import would cost more than the work.
+SMALL_WORK = 1 << 22
+# Gathered pixels per block of rows in that case: well inside a core's L2 cache.
+GATHER_BLOCK_BYTES = 512 << 10
+# Staging block of the transposing copy: well inside a core's L2 cache.
+STAGE_BYTES = 256 << 10
 
 
 def compute_dtype(dtype) -> np.dtype:
@@ -162,6 +191,11 @@ def axis_weights(taps: AxisTaps, length: int, ct) -> tuple[np.ndarray, np.ndarra
     return index, weights.reshape(kc, pooled, width).astype(ct)
 
 
+def _taps_per_bin(geo: AxisGeometry) -> np.ndarray:
+    """An upper bound on the pixels a bin reads along one axis (see `axis_weights`), per roi."""
+    return np.maximum(np.minimum(2 * geo.grid, np.floor(np.abs(geo.bin.astype(np.float64))) + 3), 1)
+
+
 def _inside_counts(taps: AxisTaps) -> np.ndarray:
     return (taps.present & taps.inside).sum(axis=2)
 
@@ -178,39 +212,48 @@ class _Plan:
         self.x = axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, self.pw, conv, ct)
         self.batch = rois[:, 0].astype(np.int64)
         self.count = self.y.grid * self.x.grid
+        self.taps_y, self.taps_x = _taps_per_bin(self.y), _taps_per_bin(self.x)
+        self.small = self.ph * self.pw * (self.taps_y * self.taps_x).sum() * c <= SMALL_WORK
 
-    def _cost(self, channels: int) -> np.ndarray:
-        """Working memory of a roi in a chunk: its matrix entries (avg; an upper bound) or the
-        values one sample step gathers (max). Chunks are padded to their largest roi."""
-        if self.conv.pooling != "avg":
-            return np.full(len(self.batch), 6 * self.ph * self.pw * channels)
+    def chunks(self, channels: int, workers: int) -> dict[int, list[np.ndarray]]:
+        """Roi indices per batch image, in groups whose working memory over a channels-last block
+        of `channels` fits a worker's share of WORKING_BYTES, costliest first; about
+        CHUNKS_PER_WORKER groups per worker and image so that the workers finish together.
 
-        def taps(geo):
-            return np.minimum(2 * geo.grid, np.floor(np.abs(geo.bin.astype(np.float64))) + 3)
+        Average pooling pads a group's matrix rows to its widest roi along each axis, so rois are
+        grouped by their taps along y, then x; its output is [rois, bins, channels]. Max pooling
+        holds a few such arrays per sample step, whatever the roi.
+        """
+        row = _row_width(channels, self.ct) * self.ct.itemsize
+        if self.conv.pooling == "avg":
+            ty, tx, per_entry, per_bin = self.taps_y, self.taps_x, ENTRY_BYTES, row
+        else:
+            ty = tx = np.ones(len(self.batch))
+            per_entry, per_bin = 0, MAX_STEP_COPIES * row
+        bins = self.ph * self.pw
 
-        return self.ph * self.pw * np.maximum(taps(self.y) * taps(self.x), 1)
+        def size(rois, wide_y, wide_x):
+            return rois * bins * (per_entry * wide_y * wide_x + per_bin)
 
-    def chunks(self, channels: int, workers: int):
-        """Yield (batch index, roi indices) groups of similar size whose padded cost fits the budget,
-        at least two per worker and image so that the workers stay busy."""
-        cost = self._cost(channels)
-        per_image = np.bincount(self.batch)
-        cap = np.minimum(MAX_CHUNK_ROIS, np.maximum(16, -(-per_image // (2 * workers))))
-        size = self.y.grid * self.x.grid
-        order = np.lexsort((size, cost, self.batch))
-        start = 0
-        while start < len(order):
-            b = self.batch[order[start]]
-            stop = start + 1
-            while (
-                stop < len(order)
-                and self.batch[order[stop]] == b
-                and stop - start < cap[b]
-                and (stop - start + 1) * cost[order[stop]] <= CHUNK_ENTRIES
-            ):
-                stop += 1
-            yield int(b), order[start:stop]
-            start = stop
+        share = (WORKING_BYTES - self.height * self.width * row - MATRIX_BYTES) // workers
+        order = np.lexsort((tx, ty, self.batch))
+        groups: dict[int, list[np.ndarray]] = {}
+        for b in np.flatnonzero(np.bincount(self.batch)):
+            mine = order[self.batch[order] == b]
+            even = size(1, ty[mine], tx[mine]).sum() / (CHUNKS_PER_WORKER * workers)
+            budget = min(share, max(even, MIN_CHUNK_BYTES))
+            start, found = 0, []
+            while start < len(mine):
+                stop, wide_y, wide_x = start + 1, ty[mine[start]], tx[mine[start]]
+                while stop < len(mine):
+                    y, x = max(wide_y, ty[mine[stop]]), max(wide_x, tx[mine[stop]])
+                    if size(stop - start + 1, y, x) > budget:
+                        break
+                    stop, wide_y, wide_x = stop + 1, y, x
+                found.append((size(stop - start, wide_y, wide_x), mine[start:stop]))
+                start = stop
+            groups[int(b)] = [sel for _, sel in sorted(found, key=lambda item: -item[0])]
+        return groups
 
     def taps(self, sel) -> tuple[AxisTaps, AxisTaps]:
         ct, conv = self.ct, self.conv
@@ -219,34 +262,74 @@ class _Plan:
         return ty, tx
 
 
-def _avg_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
-    """Average pooling of the rois `sel` over one channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
-    import scipy.sparse
-
-    ct, conv, w = plan.ct, plan.conv, plan.width
+def _prepare_avg(plan: _Plan, sel):
+    """Average pooling of the rois `sel`, prepared from their geometry once: a function of one
+    channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
+    ct, conv = plan.ct, plan.conv
     ty, tx = plan.taps(sel)
-    iy, wy = axis_weights(ty, plan.height, ct)
-    ix, wx = axis_weights(tx, w, ct)
     count = plan.count[sel]
-    inv = (ct.type(1) / np.maximum(count, 1).astype(ct))[:, None, None, None, None]
-    values = wy[:, :, None, :, None] * wx[:, None, :, None, :] * inv
-    columns = iy[:, :, None, :, None] * w + ix[:, None, :, None, :]
-    kc, ph, pw = len(sel), plan.ph, plan.pw
-    rows = kc * ph * pw
-    values = values.reshape(rows, -1)
-    # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
-    keep = values != 0
-    indptr = np.zeros(rows + 1, dtype=np.int64)
-    np.cumsum(keep.sum(axis=1), out=indptr[1:])
-    index_type = np.int32 if image.shape[0] < 2**31 else np.int64
-    matrix = scipy.sparse.csr_matrix(
-        (values[keep], columns.reshape(rows, -1)[keep].astype(index_type), indptr), shape=(rows, image.shape[0])
-    )
-    out = np.asarray(matrix @ image).reshape(kc, ph, pw, image.shape[1])
+    values, columns = _interpolation_rows(plan, ty, tx, count)
+    product = (_gathered_product if plan.small else _sparse_product)(values, columns, plan.height * plan.width)
+    fill = None
     if conv.fill_value != 0:
         outside = count[:, None, None] - _inside_counts(ty)[:, :, None] * _inside_counts(tx)[:, None, :]
-        out += (ct.type(conv.fill_value) * outside / np.maximum(count, 1)[:, None, None]).astype(ct)[..., None]
-    return _mark_empty(out, count, conv)
+        fill = (ct.type(conv.fill_value) * outside / np.maximum(count, 1)[:, None, None]).astype(ct)[..., None]
+
+    def apply(image):
+        out = product(image).reshape(len(sel), plan.ph, plan.pw, image.shape[1])
+        if fill is not None:
+            out += fill
+        return _mark_empty(out, count, conv)
+
+    return apply
+
+
+def _prepare_max(plan: _Plan, sel):
+    """Max pooling of the rois `sel` as a function of one channels-last image block."""
+    return lambda image: _max_chunk(plan, sel, image)
+
+
+def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps, count) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk's interpolation matrix, one row per (roi, bin) and padded to a common width:
+    weights [R, T] (divided by the roi's sample count) and the channels-last pixels they read [R, T]."""
+    ct = plan.ct
+    iy, wy = axis_weights(ty, plan.height, ct)
+    ix, wx = axis_weights(tx, plan.width, ct)
+    wx = wx * (ct.type(1) / np.maximum(count, 1).astype(ct))[:, None, None]
+    values = wy[:, :, None, :, None] * wx[:, None, :, None, :]
+    # int32 pixel indices where they fit: SciPy would otherwise copy both index arrays
+    index_type = np.int32 if plan.height * plan.width < 2**31 else np.int64
+    iy = iy.astype(index_type) * index_type(plan.width)
+    columns = iy[:, :, None, :, None] + ix.astype(index_type)[:, None, :, None, :]
+    rows = len(count) * plan.ph * plan.pw
+    return values.reshape(rows, -1), columns.reshape(rows, -1)
+
+
+def _sparse_product(values: np.ndarray, columns: np.ndarray, pixels: int):
+    """The padded rows values/columns as a CSR matrix: a function of an image block [pixels, Cb] -> [R, Cb]."""
+    import scipy.sparse
+
+    # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
+    keep = values != 0
+    indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
+    np.cumsum(keep.sum(axis=1), out=indptr[1:])
+    matrix = scipy.sparse.csr_matrix((values[keep], columns[keep], indptr), shape=(len(values), pixels))
+    return lambda image: matrix @ image
+
+
+def _gathered_product(values: np.ndarray, columns: np.ndarray, pixels: int):
+    """The same product as gathers and weighted sums, a block of rows at a time so that the
+    gathered pixels stay in cache: for work too small to pay for importing SciPy."""
+
+    def apply(image):
+        out = np.empty((len(values), image.shape[1]), dtype=image.dtype)
+        step = max(1, GATHER_BLOCK_BYTES // (values.shape[1] * image.shape[1] * image.itemsize))
+        for r0 in range(0, len(values), step):
+            rows = slice(r0, r0 + step)
+            np.matmul(values[rows, None, :], image[columns[rows]], out=out[rows, None, :])
+        return out
+
+    return apply
 
 
 def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
@@ -282,9 +365,30 @@ def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndar
 
 
 def _channel_blocks(shape, ct):
+    """Channel ranges of one width (the last may be narrower) whose channels-last copy, padded rows
+    included, fits IMAGE_BLOCK_BYTES, or MAX_IMAGE_BLOCK_BYTES where that makes room for
+    MIN_BLOCK_CHANNELS."""
     _, c, h, w = shape
-    step = max(1, min(c, IMAGE_BLOCK_BYTES // max(1, h * w * ct.itemsize)))
+    plane = h * w * ct.itemsize
+    fit = max(1, IMAGE_BLOCK_BYTES // plane, min(MIN_BLOCK_CHANNELS, MAX_IMAGE_BLOCK_BYTES // plane))
+    step = -(-c // -(-c // fit))
+    if step > 1 and h * w * _row_width(step, ct) * ct.itemsize > max(IMAGE_BLOCK_BYTES, fit * plane):
+        step -= 1  # then the row is no multiple of 512 bytes and takes no padding
     return [(c0, min(c, c0 + step)) for c0 in range(0, c, step)]
+
+
+def _waves(plan: _Plan, chunks: list[np.ndarray]) -> list[list[np.ndarray]]:
+    """Consecutive chunks whose prepared matrices (at most their padded entries) fit MATRIX_BYTES together."""
+    entry = plan.ct.itemsize + 8
+    waves, size = [[]], 0
+    for sel in chunks:
+        need = len(sel) * plan.ph * plan.pw * plan.taps_y[sel].max() * plan.taps_x[sel].max() * entry
+        if waves[-1] and size + need > MATRIX_BYTES:
+            waves.append([])
+            size = 0
+        waves[-1].append(sel)
+        size += need
+    return waves
 
 
 def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: float, conv: Convention) -> np.ndarray:
@@ -297,34 +401,70 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
     if len(rois) == 0:
         return out
     plan = _Plan(rois, features.shape, output_size, spatial_scale, conv, ct)
-    pool_chunk = _avg_chunk if conv.pooling == "avg" else _max_chunk
-    workers = os.cpu_count() or 1
-    chunks = list(plan.chunks(c, workers))
-    with ThreadPoolExecutor(max_workers=workers) as executor:
-        for b in np.unique(plan.batch):
-            mine = [sel for cb, sel in chunks if cb == b]
-            for c0, c1 in _channel_blocks(features.shape, ct):
-                image = channels_last(features[b, c0:c1], ct, executor)
+    prepare = _prepare_avg if conv.pooling == "avg" else _prepare_max
+    workers = 1 if plan.small else os.cpu_count() or 1
+    blocks = _channel_blocks(features.shape, ct)
+    # One small channels-last buffer for every image and block: fresh memory is slow to come by
+    # (the kernel clears every page), and the smaller block runs the product faster too.
+    buffer = np.empty(h * w * _row_width(blocks[0][1] - blocks[0][0], ct), dtype=ct)
+    with _mapper(workers) as each:
+        for b, chunks in plan.chunks(blocks[0][1] - blocks[0][0], workers).items():
+            # average pooling keeps a wave of chunks' matrices across the blocks; max pooling keeps nothing
+            for wave in _waves(plan, chunks) if conv.pooling == "avg" else [chunks]:
+                prepared = each(lambda sel: (sel, prepare(plan, sel)), wave)
+                for c0, c1 in blocks:
+                    image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
+                    channels_last(features[b, c0:c1], image, each, workers)
 
-                def run(sel, image=image, c0=c0, c1=c1):
-                    out[sel, c0:c1] = pool_chunk(plan, sel, image).transpose(0, 3, 1, 2)
+                    def run(job, image=image, c0=c0, c1=c1):
+                        sel, apply = job
+                        out[sel, c0:c1] = apply(image)[..., : c1 - c0].transpose(0, 3, 1, 2)
 
-                list(executor.map(run, mine))
+                    each(run, prepared)
     return out
 
 
-def channels_last(block: np.ndarray, ct, executor, slab: int = 1024) -> np.ndarray:
-    """[Cb, H, W] -> contiguous [H*W, Cb] in the compute dtype: the layout gathers and the matrix read.
+def _row_width(channels: int, ct) -> int:
+    """Values per pixel in the channels-last buffer. A row of a multiple of 512 bytes gets one
+    cache line more (zeros, pooled and dropped): the transposing copies walk down columns, and
+    rows of such sizes would map every step of that walk onto the same few cache sets."""
+    return channels + (64 // ct.itemsize if channels * ct.itemsize % 512 == 0 else 0)
 
-    Copied in slabs of pixels spread over the workers: a plain transposing copy is memory-bound
-    and single-threaded.
+
+@contextmanager
+def _mapper(workers: int):
+    """A function that applies fn to every item, on `workers` threads (NumPy and SciPy release the GIL)."""
+    if workers == 1:
+        yield lambda fn, items: list(map(fn, items))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=workers) as executor:
+        yield lambda fn, items: list(executor.map(fn, items))
+
+
+def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int) -> None:
+    """Copy [Cb, H, W] into the first Cb columns of `out`, a contiguous [H*W, >= Cb] in the compute
+    dtype (the layout the gathers and the matrix product read), and zero the other columns.
+
+    A direct transposing copy reads each cache line of the source many times, far apart. So the
+    copy goes through a small staging block [Cb, a few hundred pixels] that stays in cache, whose
+    row stride is padded off a power of two so that its rows do not share cache sets; the pixels
+    are split among the workers.
     """
     cb = block.shape[0]
     flat = block.reshape(cb, -1)
-    out = np.empty((flat.shape[1], cb), dtype=ct)
+    pixels = flat.shape[1]
+    step = max(16, STAGE_BYTES // (cb * out.itemsize))
+    share = -(-pixels // workers)
 
     def copy(lo):
-        out[lo : lo + slab] = flat[:, lo : lo + slab].T
+        hi = min(pixels, lo + share)
+        out[lo:hi, cb:] = 0
+        stage = np.empty((cb, step + 64 // out.itemsize), dtype=out.dtype)
+        for p0 in range(lo, hi, step):
+            part = stage[:, : min(step, hi - p0)]
+            part[...] = flat[:, p0 : p0 + part.shape[1]]
+            out[p0 : p0 + part.shape[1], :cb] = part.T
 
-    list(executor.map(copy, range(0, flat.shape[1], slab)))
-    return out
+    each(copy, range(0, pixels, share))

@@ -1,0 +1,545 @@
+"""Time roialign's engines against torchvision's roi_align on identical inputs, in one process.
+
+    python benchmarks/bench.py                      # all workloads, 5 repeats, a table on stdout
+    python benchmarks/bench.py --workloads 2,3 --repeats 9
+    python benchmarks/bench.py --markdown BENCHMARKS.md   # regenerate the committed report
+
+Workloads (float32 features, torchvision semantics: no preset):
+  1 seed      [1,128,24,72], 18 SSD-like relative boxes x a 576x192 image, 7x7, scale 1/8, adaptive, not aligned
+  2 box head  [2,256,200,336], 1000 boxes, 7x7, sampling ratio 2, aligned, scale 1/4
+  3 adaptive  as 2 with sampling ratio 0
+  4 mask head [2,256,100,168], 512 boxes, 14x14, sampling ratio 2, not aligned, scale 1/8
+
+Boxes of workloads 2-4 are drawn with `random_boxes`: width and height uniform in 16..400 px, placed
+uniformly inside the 1344x800 input image (so that the box fits), batch index uniform; features are
+standard normal. Every workload has its own fixed seed (--seed plus its number).
+
+Each repeat runs every engine once, one after the other, so that all engines see the same machine
+state; the table gives the median. CPU engines: roialign's NumPy engine (os.cpu_count() threads) and
+torchvision's CPU op (torch.get_num_threads() threads; its roi_align kernel itself is serial). With
+a GPU: roialign's CUDA engine and torchvision's CUDA op, timed with CUDA events on device-resident
+arrays (kernel time) and with a host clock from NumPy arrays to a NumPy result (end to end).
+"Working memory" is the peak resident memory a call adds beyond its own output, measured in a fresh
+subprocess per workload and engine (the peak is reset through /proc/self/clear_refs just before the
+call). Without torchvision only roialign's engines are timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+IMAGE_SIZE = (1344, 800)  # (width, height) of the input image of workloads 2-4
+
+
+@dataclass(frozen=True)
+class Workload:
+    number: int
+    name: str
+    features: tuple[int, int, int, int]
+    rois: int
+    output_size: int
+    spatial_scale: float
+    sampling_ratio: int
+    aligned: bool
+
+    def describe(self) -> str:
+        sr = "adaptive" if self.sampling_ratio <= 0 else f"sr {self.sampling_ratio}"
+        scale = f"1/{round(1 / self.spatial_scale)}"
+        return (
+            f"{list(self.features)}, {self.rois} rois, {self.output_size}x{self.output_size}, {sr}, "
+            f"{'aligned' if self.aligned else 'not aligned'}, scale {scale}"
+        )
+
+
+WORKLOADS = {
+    w.number: w
+    for w in (
+        Workload(1, "seed", (1, 128, 24, 72), 18, 7, 1 / 8, 0, False),
+        Workload(2, "box head", (2, 256, 200, 336), 1000, 7, 1 / 4, 2, True),
+        Workload(3, "adaptive", (2, 256, 200, 336), 1000, 7, 1 / 4, 0, True),
+        Workload(4, "mask head", (2, 256, 100, 168), 512, 14, 1 / 8, 2, False),
+    )
+}
+
+
+def random_boxes(rng, count: int, batch: int, image_size=IMAGE_SIZE, sizes=(16.0, 400.0)) -> np.ndarray:
+    """[count, 5] rois (batch, x1, y1, x2, y2) in image pixels: sides uniform in `sizes`, inside the image."""
+    width, height = image_size
+    w = rng.uniform(*sizes, count)
+    h = rng.uniform(*sizes, count)
+    x1 = rng.uniform(0, width - w)
+    y1 = rng.uniform(0, height - h)
+    b = rng.integers(0, batch, count)
+    return np.stack([b, x1, y1, x1 + w, y1 + h], axis=1)
+
+
+def ssd_boxes(rng, count: int, image_size=(576, 192)) -> np.ndarray:
+    """[count, 5] rois like an SSD detector's: relative boxes (0..1) times the input image size."""
+    x1, y1 = rng.uniform(0.0, 0.8, count), rng.uniform(0.0, 0.7, count)
+    x2 = np.minimum(x1 + rng.uniform(0.05, 0.35, count), 1.0)
+    y2 = np.minimum(y1 + rng.uniform(0.1, 0.5, count), 1.0)
+    width, height = image_size
+    return np.stack([np.zeros(count), x1 * width, y1 * height, x2 * width, y2 * height], axis=1)
+
+
+def make_inputs(workload: Workload, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed + workload.number)
+    features = rng.standard_normal(workload.features, dtype=np.float32)
+    if workload.number == 1:
+        rois = ssd_boxes(rng, workload.rois)
+    else:
+        rois = random_boxes(rng, workload.rois, workload.features[0])
+    return features, rois
+
+
+# --- engines: each is a callable (features, rois) -> NumPy result, built once per workload ---------
+
+
+def ours(workload: Workload, backend: str):
+    from roialign_cli import roi_align
+
+    def run(features, rois):
+        return roi_align(
+            features, rois, workload.output_size, workload.spatial_scale, workload.sampling_ratio,
+            workload.aligned, backend=backend,
+        )
+
+    return run
+
+
+def torchvision_op(workload: Workload, device: str = "cpu"):
+    import torch
+    from torchvision.ops import roi_align
+
+    def run(features, rois):
+        return roi_align(
+            features, rois, workload.output_size, workload.spatial_scale, workload.sampling_ratio, workload.aligned
+        )
+
+    def on_host(features, rois):
+        f = torch.from_numpy(features).to(device)
+        r = torch.from_numpy(rois.astype(np.float32)).to(device)
+        return run(f, r).cpu().numpy()
+
+    return run, on_host
+
+
+def torchvision_missing() -> str | None:
+    try:
+        import torch  # noqa: F401
+        import torchvision  # noqa: F401
+    except ImportError as exc:
+        return f"torchvision not importable ({exc})"
+    return None
+
+
+def cuda_missing() -> str | None:
+    """Why the CUDA comparison cannot run here, or None."""
+    try:
+        from roialign_cli.engines import cuda_engine
+    except ImportError as exc:
+        return f"roialign's CUDA engine is not importable ({exc})"
+    usable, reason = cuda_engine.availability()
+    if not usable:
+        return reason
+    if torchvision_missing() is None:
+        import torch
+
+        if not torch.cuda.is_available():
+            return "torch sees no CUDA device"
+    return None
+
+
+# --- timing -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    workload: Workload
+    engine: str
+    threads: str
+    seconds: list[float]
+    max_diff: float | None = None  # against torchvision on the same device
+    speedup: float | None = None  # torchvision's median time over this one, same device and clock
+    working_bytes: int | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def interleaved(calls: dict, repeats: int) -> dict[str, list[float]]:
+    """Time each call `repeats` times, round-robin after one warm-up call each."""
+    for call in calls.values():
+        call()
+    times = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, call in calls.items():
+            started = time.perf_counter()
+            call()
+            times[name].append(time.perf_counter() - started)
+    return times
+
+
+def bench_cpu(workload: Workload, features, rois, repeats: int, with_torch: bool) -> list[Result]:
+    mine = ours(workload, "numpy")
+    calls = {"roialign numpy": lambda: mine(features, rois)}
+    outputs = {"roialign numpy": mine(features, rois)}
+    threads = {"roialign numpy": str(os.cpu_count())}
+    if with_torch:
+        import torch
+
+        run, _ = torchvision_op(workload)
+        f, r = torch.from_numpy(features), torch.from_numpy(rois.astype(np.float32))
+        calls["torchvision cpu"] = lambda: run(f, r)
+        outputs["torchvision cpu"] = run(f, r).numpy()
+        threads["torchvision cpu"] = f"{torch.get_num_threads()} (kernel serial)"
+    times = interleaved(calls, repeats)
+    results = [Result(workload, name, threads[name], times[name]) for name in calls]
+    if with_torch:
+        results[0].max_diff = float(np.abs(outputs["roialign numpy"] - outputs["torchvision cpu"]).max())
+        results[0].speedup = results[1].median / results[0].median
+    return results
+
+
+def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: bool) -> list[Result]:
+    """Kernel time (CUDA events, device-resident inputs) and end-to-end time (host arrays in and out)."""
+    import cupy
+
+    mine = ours(workload, "cuda")
+    device_inputs = (cupy.asarray(features), cupy.asarray(rois))
+    calls = {"roialign cuda": lambda: mine(*device_inputs)}
+    ends = {"roialign cuda": lambda: cupy.asnumpy(mine(cupy.asarray(features), cupy.asarray(rois)))}
+    # per engine: a new timing event, a device synchronization, milliseconds between two events
+    events = {"roialign cuda": (cupy.cuda.Event, cupy.cuda.Device().synchronize, cupy.cuda.get_elapsed_time)}
+    reference = {"roialign cuda": ends["roialign cuda"]()}
+    if with_torch:
+        import torch
+
+        run, on_host = torchvision_op(workload, "cuda")
+        f = torch.from_numpy(features).cuda()
+        r = torch.from_numpy(rois.astype(np.float32)).cuda()
+        calls["torchvision cuda"] = lambda: run(f, r)
+        ends["torchvision cuda"] = lambda: on_host(features, rois)
+        events["torchvision cuda"] = (
+            lambda: torch.cuda.Event(enable_timing=True), torch.cuda.synchronize, lambda a, b: a.elapsed_time(b)
+        )
+        reference["torchvision cuda"] = ends["torchvision cuda"]()
+    kernel = {name: [] for name in calls}
+    for name, call in calls.items():
+        call()
+    for _ in range(repeats):
+        for name, call in calls.items():
+            make_event, synchronize, elapsed_ms = events[name]
+            start, stop = make_event(), make_event()
+            synchronize()
+            start.record()
+            call()
+            stop.record()
+            stop.synchronize()
+            kernel[name].append(elapsed_ms(start, stop) / 1000)
+    end_to_end = interleaved(ends, repeats)
+    results = []
+    for name in calls:
+        results.append(Result(workload, f"{name} (events)", "GPU", kernel[name]))
+        results.append(Result(workload, f"{name} (end to end)", "GPU", end_to_end[name]))
+    if with_torch:
+        diff = float(np.abs(reference["roialign cuda"] - reference["torchvision cuda"]).max())
+        for row, peer in zip(results[:2], results[2:]):
+            row.max_diff = diff
+            row.speedup = peer.median / row.median
+    return results
+
+
+# --- memory: one fresh process per workload and engine -------------------------------------------
+
+
+def _read_status_kb(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} not in /proc/self/status")
+
+
+def memory_probe(number: int, engine: str, seed: int) -> dict:
+    """Run one call and report the peak resident memory it added beyond its output (this process)."""
+    workload = WORKLOADS[number]
+    features, rois = make_inputs(workload, seed)
+    if engine == "roialign numpy":
+        import scipy.sparse  # noqa: F401  (imported by the engine; not part of its working memory)
+
+        call = ours(workload, "numpy")
+    else:
+        call = torchvision_op(workload)[1]
+    with open("/proc/self/clear_refs", "w") as clear:
+        clear.write("5")  # reset the peak (VmHWM) to the current resident size
+    before = _read_status_kb("VmRSS")
+    out = call(features, rois)
+    peak = _read_status_kb("VmHWM")
+    return {"added": (peak - before) * 1024, "output": int(out.nbytes)}
+
+
+def working_memory(workload: Workload, engine: str, seed: int) -> int | None:
+    if not Path("/proc/self/clear_refs").exists():
+        return None
+    command = [sys.executable, __file__, "--memory-probe", str(workload.number), engine, "--seed", str(seed)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        print(f"memory probe failed for {engine} on workload {workload.number}: {done.stderr.strip()}", file=sys.stderr)
+        return None
+    probe = json.loads(done.stdout)
+    return max(0, probe["added"] - probe["output"])
+
+
+# --- start-up ------------------------------------------------------------------------------------
+
+
+def _cli(*args: str, importtime: bool = False) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    flags = ["-X", "importtime"] if importtime else []
+    command = [sys.executable, *flags, "-m", "roialign_cli", *args]
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+
+
+def _import_seconds(stderr: str) -> float:
+    """Total of the top-level imports' cumulative times in `python -X importtime` output."""
+    total = 0
+    for line in stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+(\d+) \| (\s*)\S", line)
+        if match and not match.group(2):  # top level: nested imports are indented further
+            total += int(match.group(1))
+    return total / 1e6
+
+
+def startup(repeats: int) -> list[dict]:
+    """Wall time, import time and heavy imports of `--help`, `presets` and `pool` on the seed sample."""
+    seed = [
+        "pool", "samples/features.npy", "samples/detections.npy",
+        "--image-size", "576x192", "--spatial-scale", "1/8", "--json",
+    ]
+    commands = (
+        ("roialign --help", ["--help"]),
+        ("roialign presets", ["presets"]),
+        ("roialign pool, seed sample, --backend numpy", seed + ["--backend", "numpy"]),
+        ("roialign pool, seed sample, --backend auto", seed + ["--backend", "auto"]),
+    )
+    rows = []
+    for label, args in commands:
+        walls, imports, work = [], [], []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            done = _cli(*args, importtime=True)
+            walls.append(time.perf_counter() - started)
+            if done.returncode != 0:
+                break
+            imports.append(_import_seconds(done.stderr))
+            if args[0] == "pool":
+                work.append(json.loads(done.stdout)["seconds"])
+        if done.returncode != 0:
+            last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
+            rows.append({"command": label, "note": f"failed: {last.split(' (')[0][:100]}"})
+            continue
+        heavy = [m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.M)]
+        rows.append({
+            "command": label,
+            "wall": statistics.median(walls),
+            "imports": statistics.median(imports),
+            "work": statistics.median(work) if work else None,
+            "heavy": ", ".join(heavy) or "none",
+        })
+    return rows
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown"
+    try:
+        cpu = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text()).group(1)
+    except (OSError, AttributeError):
+        pass
+    info = {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "blas": _blas(),
+    }
+    for name in ("scipy", "torch", "torchvision", "cupy"):
+        try:
+            info[name] = __import__(name).__version__
+        except ImportError:
+            info[name] = "not installed"
+    for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"):
+        info[var] = os.environ.get(var, "unset")
+    return info
+
+
+def _blas() -> str:
+    try:
+        config = np.show_config(mode="dicts")
+        blas = config["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas.get('version', '')}".strip()
+    except (TypeError, KeyError):
+        return "unknown"
+
+
+def _openblas_note() -> str:
+    found = {var: os.environ.get(var) for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}
+    if not any(found.values()):
+        return "OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE were unset for this run."
+    return "This run had " + ", ".join(f"{k}={v}" for k, v in found.items() if v) + "."
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}"
+
+
+def table_rows(results: list[Result]) -> list[list[str]]:
+    rows = []
+    for r in results:
+        speedup = "-" if r.speedup is None else f"{r.speedup:.1f}x"
+        memory = "-" if r.working_bytes is None else f"{r.working_bytes / 2**20:.0f}"
+        diff = "-" if r.max_diff is None else f"{r.max_diff:.1e}"
+        name = f"{r.workload.number} {r.workload.name}"
+        rows.append([name, r.engine, r.threads, _ms(r.median), speedup, memory, diff])
+    return rows
+
+
+HEADER = [
+    "workload", "engine", "threads", "median ms", "speed-up vs torchvision", "working MB beyond output",
+    "max |diff| vs torchvision",
+]
+
+
+def markdown(results, startup_rows, info, command, repeats) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        "Generated by `benchmarks/bench.py` (see its docstring for the inputs); regenerate with:",
+        "",
+        "```",
+        command,
+        "```",
+        "",
+        f"Date: {time.strftime('%Y-%m-%d')}. Median of {repeats} repeats; every repeat runs all engines in turn, so",
+        "that they share the machine's state. Speed-up: torchvision's median over roialign's, same device.",
+        "Working memory: peak resident memory a call adds beyond its own output, one fresh process per row.",
+        "Max |diff|: largest absolute difference between roialign's and torchvision's outputs on identical inputs.",
+        f"{_openblas_note()} They can be set on this project's machines and slow NumPy's BLAS: the command unsets",
+        "them for the benchmark only; tests and CI leave them alone.",
+        "",
+        "## Workloads",
+        "",
+    ]
+    seen = []
+    for r in results:
+        if r.workload not in seen:
+            seen.append(r.workload)
+            lines.append(f"{r.workload.number}. {r.workload.name}: {r.workload.describe()}")
+    lines += ["", "## Results", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(row) + " |" for row in table_rows(results)]
+    if startup_rows:
+        lines += [
+            "",
+            "## Start-up",
+            "",
+            "Fresh processes, median of the repeats. Imports: total of the top-level imports that",
+            "`python -X importtime` reports (the engine's own lazy import included). Engine call: the `seconds`",
+            "that `pool --json` reports (validation, engine import and pooling).",
+            "",
+            "| command | wall ms | imports ms | engine call ms | numpy/scipy/cupy/torch imported |",
+            "|---|---|---|---|---|",
+        ]
+        for s in startup_rows:
+            if "note" in s:
+                lines.append(f"| {s['command']} | - | - | - | {s['note']} |")
+            else:
+                cells = [s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"]]
+                lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", "## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + [""]
+    return "\n".join(lines)
+
+
+def print_table(results, startup_rows, skipped) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=160)
+    table = Table(title="roialign vs torchvision")
+    for column in HEADER:
+        table.add_column(column)
+    for row in table_rows(results):
+        table.add_row(*row)
+    console.print(table)
+    if startup_rows:
+        start = Table(title="start-up")
+        for column in ("command", "wall ms", "imports ms", "engine call ms", "heavy imports"):
+            start.add_column(column)
+        for s in startup_rows:
+            if "note" in s:
+                start.add_row(s["command"], "-", "-", "-", s["note"])
+            else:
+                start.add_row(s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"])
+        console.print(start)
+    for reason in skipped:
+        console.print(f"skipped: {reason}")
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workloads", default="1,2,3,4", help="comma-separated workload numbers (default: all)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per engine (default 5); median reported")
+    parser.add_argument("--seed", type=int, default=8, help="base seed of the inputs (default 8)")
+    parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
+    parser.add_argument("--no-memory", action="store_true", help="skip the working-memory subprocesses")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
+    parser.add_argument("--memory-probe", nargs=2, metavar=("WORKLOAD", "ENGINE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.memory_probe:
+        print(json.dumps(memory_probe(int(args.memory_probe[0]), args.memory_probe[1], args.seed)))
+        return
+
+    chosen = [WORKLOADS[int(n)] for n in args.workloads.split(",")]
+    skipped = [reason for reason in (torchvision_missing(), cuda_missing()) if reason]
+    with_torch = torchvision_missing() is None
+    with_cuda = cuda_missing() is None
+    results = []
+    for workload in chosen:
+        features, rois = make_inputs(workload, args.seed)
+        cpu = bench_cpu(workload, features, rois, args.repeats, with_torch)
+        if not args.no_memory:
+            for r in cpu:
+                r.working_bytes = working_memory(workload, r.engine, args.seed)
+        results += cpu
+        if with_cuda and workload.number != 1:
+            results += bench_cuda(workload, features, rois, args.repeats, with_torch)
+        print(f"workload {workload.number} done", file=sys.stderr)
+    startup_rows = [] if args.no_startup else startup(args.repeats)
+    print_table(results, startup_rows, skipped)
+    if args.markdown:
+        unset = [var for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if var not in os.environ]
+        prefix = ["env", *(f"-u {var}" for var in unset)] if unset else []
+        command = " ".join([*prefix, "python benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])])
+        Path(args.markdown).write_text(markdown(results, startup_rows, machine(), command, args.repeats))
+
+
+if __name__ == "__main__":
+    main()
