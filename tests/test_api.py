@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from roialign_cli import Convention, roi_align
-from roialign_cli.engines import numpy_engine
 from roialign_cli.errors import InputError
 from roialign_cli.presets import resolve
 
@@ -60,15 +59,6 @@ def test_resolve_keeps_the_presets_own_unless_told():
 def test_an_int_output_size_means_square(case):
     features, rois = case
     assert roi_align(features, rois, 4, backend="numpy").shape == (3, 4, 4, 4)
-
-
-def test_chunking_does_not_change_the_result(case, monkeypatch):
-    """Tiny budgets force one roi per chunk and one channel per image block."""
-    features, rois = case
-    whole = roi_align(features, rois, (5, 4), 0.5, sampling_ratio=0, backend="numpy")
-    monkeypatch.setattr(numpy_engine, "CHUNK_ENTRIES", 1)
-    monkeypatch.setattr(numpy_engine, "IMAGE_BLOCK_BYTES", 1)
-    np.testing.assert_array_equal(roi_align(features, rois, (5, 4), 0.5, sampling_ratio=0, backend="numpy"), whole)
 
 
 def test_max_mode_is_the_max_over_bilinear_samples(rng):
