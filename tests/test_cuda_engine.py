@@ -43,12 +43,20 @@ def test_importing_the_engines_does_not_import_cupy():
     subprocess.run([sys.executable, "-c", code], check=True, env=subprocess_env())
 
 
+def test_without_a_driver_cupy_is_not_even_imported(fresh_availability, monkeypatch):
+    monkeypatch.setattr(cuda_engine, "driver_loads", lambda: False)
+    monkeypatch.delitem(sys.modules, "cupy", raising=False)
+    assert cuda_engine.availability() == (False, "no NVIDIA driver (libcuda) was found")
+    assert "cupy" not in sys.modules
+
+
 def test_availability_never_raises(fresh_availability):
     usable, reason = cuda_engine.availability()
     assert isinstance(usable, bool) and isinstance(reason, str) and reason
 
 
 def test_availability_without_cupy(fresh_availability, monkeypatch):
+    monkeypatch.setattr(cuda_engine, "driver_loads", lambda: True)
     monkeypatch.setitem(sys.modules, "cupy", None)
     assert cuda_engine.availability() == (False, "CuPy is not installed (import of cupy halted; None in sys.modules)")
 
@@ -136,6 +144,7 @@ def test_info_json_agrees_with_the_real_choice(cli, fresh_availability):
 
 
 def test_info_without_cupy_still_reports(cli, fresh_availability, monkeypatch):
+    monkeypatch.setattr(cuda_engine, "driver_loads", lambda: True)
     monkeypatch.setitem(sys.modules, "cupy", None)
     result = cli("info")
     assert result.exit_code == 0
