@@ -429,7 +429,7 @@ HEADER = [
 ]
 
 
-def markdown(results, startup_rows, info, command, repeats) -> str:
+def markdown(results, startup_rows, info, command, repeats, skipped=()) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -474,6 +474,8 @@ def markdown(results, startup_rows, info, command, repeats) -> str:
             else:
                 cells = [s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"]]
                 lines.append("| " + " | ".join(cells) + " |")
+    if skipped:
+        lines += ["", "## Not measured", ""] + [f"- {reason}" for reason in skipped]
     lines += ["", "## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + [""]
     return "\n".join(lines)
 
@@ -518,7 +520,12 @@ def main(argv=None) -> None:
         return
 
     chosen = [WORKLOADS[int(n)] for n in args.workloads.split(",")]
-    skipped = [reason for reason in (torchvision_missing(), cuda_missing()) if reason]
+    skipped = [
+        f"{what}: {reason}"
+        for what, reason in (("torchvision", torchvision_missing()),
+                             ("the CUDA engine against torchvision CUDA (workloads 2-4)", cuda_missing()))
+        if reason
+    ]
     with_torch = torchvision_missing() is None
     with_cuda = cuda_missing() is None
     results = []
@@ -538,7 +545,7 @@ def main(argv=None) -> None:
         unset = [var for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if var not in os.environ]
         prefix = ["env", *(f"-u {var}" for var in unset)] if unset else []
         command = " ".join([*prefix, "python benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])])
-        Path(args.markdown).write_text(markdown(results, startup_rows, machine(), command, args.repeats))
+        Path(args.markdown).write_text(markdown(results, startup_rows, machine(), command, args.repeats, skipped))
 
 
 if __name__ == "__main__":
