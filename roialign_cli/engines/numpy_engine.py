@@ -418,7 +418,10 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
 
                     def run(job, image=image, c0=c0, c1=c1):
                         sel, apply = job
-                        out[sel, c0:c1] = apply(image)[..., : c1 - c0].transpose(0, 3, 1, 2)
+                        # float16 output: values beyond its range (mmcv's -FLT_MAX for an empty bin)
+                        # become infinities, as in a float16 kernel
+                        with np.errstate(over="ignore"):
+                            out[sel, c0:c1] = apply(image)[..., : c1 - c0].transpose(0, 3, 1, 2)
 
                     each(run, prepared)
     return out
