@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .boxes import scale_relative
 from .conventions import Convention, differences
 from .diff_defaults import ATOL
 from .engines import numpy_engine
+from .equivalents import CallSpec, scale_expression
 from .presets import PRESETS, Preset, get
 
 SCALES = tuple(1 / 2**k for k in range(7))  # 1 .. 1/64
@@ -125,7 +127,7 @@ def _row(s: Scored) -> dict:
         "options": dict(c.options),
         "mode": c.mode,
         "reading": c.reading.name,
-        "spatial_scale": _scale_text(c.spatial_scale) if c.reading.scaled else "-",
+        "spatial_scale": scale_expression(c.spatial_scale) if c.reading.scaled else "-",
         "sampling": "corners" if c.convention.grid == "corners" else str(c.convention.sampling_ratio or "adaptive"),
         "max_error": s.max_error,
         "mean_error": s.mean_error,
@@ -188,12 +190,7 @@ def candidates(rois, features_shape, image_size=None, spatial_scale=None) -> lis
 
 
 def _engine_rois(rois: np.ndarray, reading: Reading, image_size) -> np.ndarray:
-    if not reading.times_image:
-        return rois
-    out = rois.copy()
-    out[:, [1, 3]] *= image_size[0]
-    out[:, [2, 4]] *= image_size[1]
-    return out
+    return scale_relative(rois, image_size) if reading.times_image else rois
 
 
 def _errors(got: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
@@ -314,8 +311,6 @@ def _framework_matches(quick, full):
 
 
 def call_text(candidate: Candidate, output_size) -> str:
-    from .equivalents import CallSpec
-
     text = candidate.preset.equivalent(candidate.convention, CallSpec(output_size, candidate.spatial_scale))
     if candidate.reading.times_image:
         text += "  (boxes multiplied by the image width and height first)"
@@ -335,16 +330,12 @@ def pool_command(candidate: Candidate, features: str, rois: str, image_size, out
     if conv.sampling_ratio != base.sampling_ratio:
         words.append(f"--sampling-ratio {conv.sampling_ratio}")
     if candidate.reading.scaled:
-        words.append(f"--spatial-scale {_scale_text(candidate.spatial_scale)}")
+        words.append(f"--spatial-scale {scale_expression(candidate.spatial_scale)}")
     if candidate.reading.times_image:
         words.append(f"--image-size {image_size[0]}x{image_size[1]}")
     if conv.coordinates != base.coordinates:
         words.append(f"--switch coordinates={conv.coordinates}")
     return " ".join(words)
-
-
-def _scale_text(s: float) -> str:
-    return f"1/{int(round(1 / s))}" if 0 < s < 1 and math.isclose(1 / s, round(1 / s)) else f"{s:g}"
 
 
 def assumed_candidate(name: str, image_size, spatial_scale, features_width: int, best: Candidate) -> Candidate:
@@ -371,7 +362,7 @@ def explain_assumption(assumed: Scored, best: Scored) -> list[str]:
         lines.append(f"the reference reads the boxes as {b.reading.name}; your setting reads them as {a.reading.name}")
     if b.reading.scaled and a.reading.scaled and not math.isclose(a.spatial_scale, b.spatial_scale):
         lines.append(
-            f"the reference uses spatial scale {_scale_text(b.spatial_scale)}; yours is {_scale_text(a.spatial_scale)}"
+            f"the reference uses spatial scale {scale_expression(b.spatial_scale)}; yours is {scale_expression(a.spatial_scale)}"
         )
     return lines
 
