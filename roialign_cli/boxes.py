@@ -305,7 +305,7 @@ def _report(boxes: Boxes, mask: np.ndarray, text: str) -> str:
 def _space_suspicions(boxes: Boxes, frame: Frame) -> list[str]:
     xyxy, space = boxes.xyxy, boxes.space
     normalized = space in ("relative", "tf")
-    if not normalized and np.all((xyxy >= 0) & (xyxy <= 1)):
+    if not normalized and looks_relative(xyxy):
         return [f"every coordinate lies in [0, 1]: these look like relative (0..1) boxes, but they are read as "
                 f"{space} pixels; give --from-space relative (with --image-size WxH) if they are relative"]
     largest = np.abs(xyxy).max()
@@ -435,7 +435,7 @@ def scale_relative(rois: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
     return write(boxes.to_space("absolute", Frame(image_size=tuple(image_size))), "rois5")
 
 
-def looks_relative(rois: np.ndarray) -> bool:
-    """True when every coordinate lies in [0, 1]: boxes that were probably normalized."""
-    coords = rois[:, 1:5]
-    return coords.size > 0 and bool(np.all((coords >= 0) & (coords <= 1)))
+def looks_relative(coords: np.ndarray, margin: float = 0.0) -> bool:
+    """True when there are coordinates and all lie in [-margin, 1 + margin]: boxes that were
+    probably normalized (a margin admits relative boxes that reach a little past the image)."""
+    return coords.size > 0 and bool(np.all((coords >= -margin) & (coords <= 1 + margin)))

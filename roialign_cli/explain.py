@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .boxes import scale_relative
+from .boxes import looks_relative, scale_relative
 from .conventions import Convention, differences
 from .diff_defaults import ATOL
 from .engines import numpy_engine
@@ -152,10 +152,8 @@ def _bases():
 
 
 def _readings(rois: np.ndarray, image_size) -> list[Reading]:
-    coords = rois[:, 1:5]
-    relative = coords.size > 0 and bool(np.all((coords >= -0.5) & (coords <= 1.5)))
     readings = [ABSOLUTE]
-    if relative:
+    if looks_relative(rois[:, 1:5], margin=0.5):
         readings += [RELATIVE_FEATURE, TF_NORMALIZED]
         if image_size:
             readings.append(RELATIVE_IMAGE)
@@ -285,7 +283,7 @@ def search(features, rois, reference, *, image_size=None, spatial_scale=None, to
     full = (features, rois, reference, output_size, image_size)
     confirmed = rank([score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]])
     explanation = Explanation(confirmed, len(pool), output_size, image_size)
-    explanation.frameworks = _framework_matches(quick, full)
+    explanation.frameworks = _framework_matches(quick, confirmed, full)
     return explanation
 
 
@@ -297,15 +295,17 @@ FRAMEWORKS = {
 }
 
 
-def _framework_matches(quick, full):
-    """For each framework: the best candidate it can express (exact or nearest) and its call."""
+def _framework_matches(quick, confirmed, full):
+    """For each framework: the best candidate it can express (exact or nearest) and its call.
+    Candidates already confirmed on all the data keep their score."""
+    known = {id(s.candidate): s for s in confirmed}
     out = {}
     for framework, names in FRAMEWORKS.items():
         own = [s for s in quick if s.candidate.preset.name in names and s.candidate.reading.coordinates == "absolute"]
         if not own:
             out[framework] = (None, f"not expressible in {framework}: it reads absolute boxes x spatial_scale")
             continue
-        scored = rank([score(s.candidate, *full) for s in own[:3]])[0]
+        scored = rank([known.get(id(s.candidate)) or score(s.candidate, *full) for s in own[:3]])[0]
         out[framework] = (scored, call_text(scored.candidate, full[3]))
     return out
 

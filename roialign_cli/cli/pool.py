@@ -68,7 +68,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     roi_array = parsed.rois
     if image_size:
         roi_array = boxes.scale_relative(roi_array, boxes.parse_size(image_size, "image size"))
-    elif convention.coordinates == "absolute" and boxes.looks_relative(roi_array):
+    elif convention.coordinates == "absolute" and boxes.looks_relative(roi_array[:, 1:5]):
         warn(
             f"every roi coordinate lies in [0, 1]: these look like relative boxes, but they are read as absolute "
             f"pixels x spatial scale {scale:g}, so each box covers less than one feature pixel. "
