@@ -5,9 +5,9 @@
 // of the convention model (coordinates, offsets, end +1, minimum size, box and bin clipping,
 // fixed or adaptive sampling, bin grid or corner grid, avg / max / corner-max, border rule,
 // fill and empty values) arrives as a scalar argument, so one compiled kernel serves every
-// preset. The NumPy engine (roialign_cli/engines/numpy_engine.py) is the specification: the
-// geometry below runs in the same precision and the same order of operations, so that floors
-// and adaptive grid sizes agree with it exactly.
+// preset. roialign_cli/geometry.py is the specification: the geometry below runs in the same
+// precision and the same order of operations, so that floors and adaptive grid sizes agree with
+// it exactly (the tests hold this kernel to the reference engine built on it).
 //
 // Layout and threads. Features are read channels-last, [N, H, W, C]; the engine makes that copy
 // on the device (none when the array already is channels-last). A block works on one roi and one

@@ -3,21 +3,22 @@
 The search space is every preset with its options and modes, times the ways the rois may have
 been read (absolute pixels x spatial_scale, relative x image size, relative x feature size, TF
 normalized), times spatial scales and sampling ratios. Every candidate is scored on a small
-subset of rois and channels; the leaders are confirmed on all of the data.
+subset of rois and channels; the leaders are confirmed on all of the data. The pooling runs on
+any engine (`roialign_cli.engines`), the GPU's included.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from .boxes import looks_relative, scale_relative
 from .conventions import Convention, differences
 from .diff_defaults import ATOL
-from .engines import numpy_engine
+from . import engines
 from .equivalents import CallSpec, scale_expression
 from .presets import PRESETS, Preset, get
 
@@ -79,6 +80,7 @@ class Explanation:
     command: str = ""  # the `roialign pool` command that reproduces the best
     assumed: Scored | None = None
     assumption_lines: list[str] = field(default_factory=list)
+    engine: engines.Choice | None = None  # the engine that pooled the candidates
 
     @property
     def best(self) -> Scored:
@@ -116,6 +118,7 @@ class Explanation:
                 for (name, (status, text)), (s, _) in zip(self.framework_lines().items(), self.frameworks.values())
             },
             "assumed": None if self.assumed is None else {**_row(self.assumed), "differences": self.assumption_lines},
+            "backend": None if self.engine is None else self.engine.name,
         }
 
 
@@ -191,18 +194,37 @@ def _engine_rois(rois: np.ndarray, reading: Reading, image_size) -> np.ndarray:
     return scale_relative(rois, image_size) if reading.times_image else rois
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What candidates are scored on: the inputs, the reference, and the engine that pools them."""
+
+    features: object  # [N, C, H, W], on the engine's device
+    rois: np.ndarray
+    reference: np.ndarray  # float64
+    output_size: tuple[int, int]
+    image_size: tuple[int, int] | None
+    engine: engines.Engine
+
+    def pooled(self, candidate: Candidate) -> np.ndarray:
+        rois = _engine_rois(self.rois, candidate.reading, self.image_size)
+        got = self.engine.pool(self.features, rois, self.output_size, candidate.spatial_scale, candidate.convention)
+        return got if isinstance(got, np.ndarray) else got.get()  # CuPy results come back to the host
+
+    def score(self, candidate: Candidate) -> Scored:
+        return Scored(candidate, *_errors(self.pooled(candidate), self.reference))
+
+    def subset(self, rois: np.ndarray, channels: np.ndarray) -> "Problem":
+        """The same problem on some rois and channels (a contiguous copy of those channels)."""
+        features = self.features[:, channels].copy()
+        return replace(self, features=features, rois=self.rois[rois], reference=self.reference[rois][:, channels])
+
+
 def _errors(got: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
     """Max and mean absolute error; NaN where only one side is NaN counts as infinite."""
     diff = np.abs(got.astype(np.float64) - reference)
     both_nan = np.isnan(got) & np.isnan(reference)
     diff = np.where(both_nan, 0.0, np.where(np.isnan(diff), np.inf, diff))
     return (float(diff.max()), float(diff.mean())) if diff.size else (0.0, 0.0)
-
-
-def score(candidate: Candidate, features, rois, reference, output_size, image_size) -> Scored:
-    engine_rois = _engine_rois(rois, candidate.reading, image_size)
-    got = numpy_engine.pool(features, engine_rois, output_size, candidate.spatial_scale, candidate.convention)
-    return Scored(candidate, *_errors(got, reference))
 
 
 def _prior(s: Scored):
@@ -234,23 +256,35 @@ def _subset(count: int, limit: int) -> np.ndarray:
 
 
 def explain(features, rois, reference, *, image_size=None, spatial_scale=None, assume=None, top=5,
-            paths=("FEATURES", "ROIS")) -> Explanation:
+            paths=("FEATURES", "ROIS"), backend="auto") -> Explanation:
     """Search, then check the best against the tolerance of `roialign diff`, and compare it with
-    what the user assumed. `paths` name the files in the reproducing command."""
+    what the user assumed. `paths` name the files in the reproducing command; `backend` picks the
+    engine as `roialign pool` does (the result's `engine` says which ran)."""
     from .compare import compare
 
     features, rois, reference = _checked(features, rois, reference)
-    result = search(features, rois, reference, image_size=image_size, spatial_scale=spatial_scale, top=top)
+    choice = engines.choose(backend, features)
+    problem = _problem(features, rois, reference, image_size, choice)
+    result = search(problem, spatial_scale=spatial_scale, top=top)
+    result.engine = choice
     best = result.best.candidate
-    got = numpy_engine.pool(features, _engine_rois(rois, best.reading, image_size), result.output_size,
-                            best.spatial_scale, best.convention)
-    result.matched = compare(got, reference).matches
+    result.matched = compare(problem.pooled(best), reference).matches
     result.command = pool_command(best, *paths, image_size, result.output_size)
     if assume:
         like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
-        result.assumed = score(like, features, rois, reference, result.output_size, image_size)
+        result.assumed = problem.score(like)
         result.assumption_lines = explain_assumption(result.assumed, result.best)
     return result
+
+
+def _problem(features, rois, reference, image_size, choice: engines.Choice) -> Problem:
+    if choice.name == "cuda" and isinstance(features, np.ndarray):
+        import cupy
+
+        features = cupy.asarray(features)  # once, not once per candidate
+    output_size = (int(reference.shape[2]), int(reference.shape[3]))
+    reference = np.asarray(reference, dtype=np.float64)
+    return Problem(features, rois, reference, output_size, image_size, choice.engine)
 
 
 def _checked(features, rois, reference):
@@ -272,18 +306,14 @@ def _checked(features, rois, reference):
     return np.asarray(features), rois, reference
 
 
-def search(features, rois, reference, *, image_size=None, spatial_scale=None, top=5) -> Explanation:
+def search(problem: Problem, *, spatial_scale=None, top=5) -> Explanation:
     """Score every candidate on a subset, confirm the leaders on everything, rank them."""
-    reference = np.asarray(reference, dtype=np.float64)
-    output_size = (int(reference.shape[2]), int(reference.shape[3]))
-    pool = candidates(rois, features.shape, image_size, spatial_scale)
-    ri, ci = _subset(len(rois), SUBSET_ROIS), _subset(features.shape[1], SUBSET_CHANNELS)
-    sub = (np.ascontiguousarray(features[:, ci]), rois[ri], reference[ri][:, ci])
-    quick = rank([score(c, *sub, output_size, image_size) for c in pool])
-    full = (features, rois, reference, output_size, image_size)
-    confirmed = rank([score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]])
-    explanation = Explanation(confirmed, len(pool), output_size, image_size)
-    explanation.frameworks = _framework_matches(quick, confirmed, full)
+    pool = candidates(problem.rois, problem.features.shape, problem.image_size, spatial_scale)
+    sub = problem.subset(_subset(len(problem.rois), SUBSET_ROIS), _subset(problem.features.shape[1], SUBSET_CHANNELS))
+    quick = rank([sub.score(c) for c in pool])
+    confirmed = rank([problem.score(s.candidate) for s in quick[: max(CONFIRMED, top)]])
+    explanation = Explanation(confirmed, len(pool), problem.output_size, problem.image_size)
+    explanation.frameworks = _framework_matches(quick, confirmed, problem)
     return explanation
 
 
@@ -295,7 +325,7 @@ FRAMEWORKS = {
 }
 
 
-def _framework_matches(quick, confirmed, full):
+def _framework_matches(quick, confirmed, problem: Problem):
     """For each framework: the best candidate it can express (exact or nearest) and its call.
     Candidates already confirmed on all the data keep their score."""
     known = {id(s.candidate): s for s in confirmed}
@@ -305,8 +335,8 @@ def _framework_matches(quick, confirmed, full):
         if not own:
             out[framework] = (None, f"not expressible in {framework}: it reads absolute boxes x spatial_scale")
             continue
-        scored = rank([known.get(id(s.candidate)) or score(s.candidate, *full) for s in own[:3]])[0]
-        out[framework] = (scored, call_text(scored.candidate, full[3]))
+        scored = rank([known.get(id(s.candidate)) or problem.score(s.candidate) for s in own[:3]])[0]
+        out[framework] = (scored, call_text(scored.candidate, problem.output_size))
     return out
 
 

@@ -137,3 +137,18 @@ def test_cli_errors_exit_2_in_one_line(cli, files, args, words):
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0]
+
+
+def test_explain_pools_on_the_engine_it_is_given(scene, monkeypatch):
+    """explain takes its engine from the registry like `pool`: the reference engine gives the same answer,
+    and every candidate goes through the engine asked for."""
+    from roialign_cli.engines import reference_engine
+
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS["caffe-ssd-roialign"])
+    calls = []
+    real = reference_engine.pool
+    monkeypatch.setattr(reference_engine, "pool", lambda *args: calls.append(1) or real(*args))
+    result = explain(features[:, :2], relative[:3], reference[:3, :2], spatial_scale=SCALE, backend="reference")
+    assert result.engine.name == "reference" and result.best_label == "caffe-ssd-roialign"
+    assert len(calls) >= result.searched

@@ -1,4 +1,4 @@
-"""The NumPy engine against torchvision.ops.roi_align, from fixtures made by
+"""The NumPy and reference engines against torchvision.ops.roi_align, from fixtures made by
 tests/fixtures/make_torchvision_parity.py (no torch needed here)."""
 
 from pathlib import Path
@@ -12,12 +12,13 @@ FIXTURES = np.load(Path(__file__).parent / "fixtures" / "torchvision_parity.npz"
 CASES = [row.split(",") for row in FIXTURES["index"]]
 
 
+@pytest.mark.parametrize("backend", ["numpy", "reference"])
 @pytest.mark.parametrize("name,aligned,ratio,scale,ph,pw", CASES, ids=[c[0] for c in CASES])
-def test_matches_torchvision(name, aligned, ratio, scale, ph, pw):
+def test_matches_torchvision(name, aligned, ratio, scale, ph, pw, backend):
     features, rois = FIXTURES[f"{name}/features"], FIXTURES[f"{name}/rois"]
     expected = FIXTURES[f"{name}/output"]
     got = roi_align(
-        features, rois, (int(ph), int(pw)), float(scale), int(ratio), aligned == "1", backend="numpy"
+        features, rois, (int(ph), int(pw)), float(scale), int(ratio), aligned == "1", backend=backend
     )
     assert got.shape == expected.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)

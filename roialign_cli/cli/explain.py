@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from ..box_formats import FORMATS
-from .common import UserError, console, parse_scale, print_json, reports_errors
+from ..engines import BACKENDS
+from .common import UserError, console, note, parse_scale, print_json, reports_errors
 
 
 @click.command()
@@ -19,9 +20,11 @@ from .common import UserError, console, parse_scale, print_json, reports_errors
               "and the feature/image ratio.")
 @click.option("--assume", metavar="PRESET", help="The preset you have been using: say what differs from the best match.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="Candidates to list.")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+              help="The engine that pools every candidate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole explanation as JSON on stdout.")
 @reports_errors
-def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, as_json):
+def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, as_json):
     """Find the convention that turns FEATURES and ROIS into REFERENCE (all .npy; one may be '-').
 
     Every preset with its options and modes is tried with every reading of the boxes (absolute
@@ -44,7 +47,9 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     roi_array = _read_rois(rois, fmt)
     reference_array = arrayio.load_array(reference, "reference")
     result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
-                 assume=assume, top=top, paths=(features, rois))
+                 assume=assume, top=top, paths=(features, rois), backend=backend)
+    if result.engine.note and backend == "auto":
+        note(result.engine.note)
     if as_json:
         print_json(result.to_dict(top))
     else:

@@ -1,22 +1,42 @@
-"""Engines run a convention over features and rois; this module picks one.
+"""Engines run a convention over features and rois; this module names them and picks one.
 
-`numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a usable GPU;
-`auto` takes CUDA where it is usable (or where the features already live on a GPU) and NumPy else.
+Every engine is a module with the same function, `pool(features, rois, output_size,
+spatial_scale, convention)`, over inputs validated once by `roialign_cli.api` (the `Engine`
+protocol). `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a
+usable GPU; `reference` is the plain loop the others are tested against; `auto` takes CUDA where
+it is usable (or where the features already live on a GPU) and NumPy else.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import BackendUnavailable, InputError
 
-BACKENDS = ("auto", "numpy", "cuda")
+# engine name -> its module in this package; imported on first use (CuPy, SciPy stay unloaded)
+ENGINES = {"numpy": "numpy_engine", "cuda": "cuda_engine", "reference": "reference_engine"}
+BACKENDS = ("auto", *ENGINES)
+
+
+class Engine(Protocol):
+    def pool(self, features, rois, output_size, spatial_scale: float, convention): ...
 
 
 @dataclass(frozen=True)
 class Choice:
-    name: str  # "numpy" or "cuda"
+    name: str  # a key of ENGINES
     note: str | None = None  # why auto did not take CUDA, for a one-line note
+
+    @property
+    def engine(self) -> Engine:
+        return get(self.name)
+
+
+def get(name: str) -> Engine:
+    """The engine called `name` (a key of ENGINES)."""
+    return importlib.import_module(f".{ENGINES[name]}", __name__)
 
 
 def _is_cupy_array(array) -> bool:
@@ -25,18 +45,16 @@ def _is_cupy_array(array) -> bool:
 
 def cuda_availability() -> tuple[bool, str]:
     """Whether the CUDA engine can run here, and why not."""
-    from . import cuda_engine
-
-    return cuda_engine.availability()
+    return get("cuda").availability()
 
 
 def choose(backend: str, features=None) -> Choice:
     if backend not in BACKENDS:
         raise InputError(f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if backend == "numpy":
+    if backend in ("numpy", "reference"):
         if _is_cupy_array(features):
-            raise InputError("the numpy backend takes NumPy arrays; these features are a CuPy array")
-        return Choice("numpy")
+            raise InputError(f"the {backend} backend takes NumPy arrays; these features are a CuPy array")
+        return Choice(backend)
     if _is_cupy_array(features):
         return Choice("cuda")
     usable, reason = cuda_availability()
@@ -48,10 +66,4 @@ def choose(backend: str, features=None) -> Choice:
 
 
 def run(choice: Choice, features, rois, output_size, spatial_scale, convention):
-    if choice.name == "cuda":
-        from . import cuda_engine
-
-        return cuda_engine.pool(features, rois, output_size, spatial_scale, convention)
-    from . import numpy_engine
-
-    return numpy_engine.pool(features, rois, output_size, spatial_scale, convention)
+    return choice.engine.pool(features, rois, output_size, spatial_scale, convention)

@@ -167,18 +167,15 @@ def kernel_arguments(shape, output_size, spatial_scale: float, conv: Convention,
 
 
 def pool(features, rois, output_size, spatial_scale: float, conv: Convention):
-    """RoIAlign of `features` [N, C, H, W] (NumPy or CuPy) over `rois` [K, 5] -> [K, C, PH, PW].
+    """RoIAlign of `features` [N, C, H, W] (NumPy or CuPy) over validated `rois` [K, 5] -> [K, C, PH, PW]
+    (`roialign_cli.api` checks the batch indices: one out of range would read outside the features).
 
     CuPy features give a CuPy result on their device; NumPy features are copied to the current
     device and the result comes back as NumPy.
     """
     import cupy
 
-    from ..validation import check_rois
-
     on_device = isinstance(features, cupy.ndarray)
-    # An out-of-range batch index would read outside the features on the device: check it here.
-    rois = check_rois(rois, features.shape[0])
     device = features.device if on_device else cupy.cuda.Device()
 
     def run(blocks, threads, arguments):

@@ -1,0 +1,125 @@
+"""The specification of RoIAlign's geometry, for every convention: where a roi lies in feature
+pixels, its bins, the sample points of each bin, and the two pixels (taps) and weights that each
+sample reads along each axis under the border rule.
+
+Every engine and picture reads these functions: the reference engine loops over them per roi and
+bin, the NumPy engine turns them into interpolation matrices, and kernels/roi_align.cu computes
+the same numbers per thread. The two axes are independent, so each function works on one axis
+of many rois at once (arrays over rois, bins and samples).
+
+Geometry runs in the features' compute precision (float32 for float16 and float32 features, as
+torchvision does), in the same order of operations as the reference kernels, so that floors and
+adaptive grid sizes agree with them exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .conventions import Convention
+
+
+def compute_dtype(dtype) -> np.dtype:
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+
+
+@dataclass(frozen=True)
+class AxisGeometry:
+    """Per-roi layout of one axis (K-sized arrays in the compute dtype; `grid` is int)."""
+
+    start: np.ndarray
+    end: np.ndarray
+    bin: np.ndarray
+    grid: np.ndarray
+
+
+def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct) -> AxisGeometry:
+    """Where one axis of each roi starts and ends in feature pixels, its bin size and samples per bin."""
+    scale = {"absolute": spatial_scale, "relative-feature": length, "tf-normalized": length - 1}[conv.coordinates]
+    end_extra = 1.0 if conv.end_plus_one == "coordinate" else 0.0
+    # Coordinates are rounded to the compute dtype first, then scaled in double and rounded again,
+    # as the reference kernels do with a double spatial_scale.
+    c1 = c1.astype(ct).astype(np.float64)
+    c2 = c2.astype(ct).astype(np.float64)
+    start = ((c1 + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+    end = ((c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+    if conv.clip_box:
+        start = np.maximum(start, ct.type(0))
+        end = np.minimum(end, ct.type(length - 1))
+    size = end - start
+    if conv.end_plus_one == "size":
+        size = size + ct.type(1)
+    if conv.min_size is not None:
+        size = np.maximum(size, ct.type(conv.min_size))
+    bin_ = size / ct.type(pooled)
+    if conv.grid == "corners":
+        grid = np.ones(len(start), dtype=np.int64)
+    elif conv.sampling_ratio > 0:
+        grid = np.full(len(start), conv.sampling_ratio, dtype=np.int64)
+    else:
+        # an inverted roi (no minimum size) has a negative bin: no samples, as in the references
+        grid = np.maximum(np.ceil(bin_), 0).astype(np.int64)
+    return AxisGeometry(start, end, bin_, grid)
+
+
+@dataclass(frozen=True)
+class AxisTaps:
+    """Bilinear taps of every sample along one axis, for a chunk of rois: arrays [Kc, P, G]."""
+
+    low: np.ndarray
+    high: np.ndarray
+    w_low: np.ndarray
+    w_high: np.ndarray
+    inside: np.ndarray  # the sample lies where the border rule reads the map (else: fill value)
+    present: np.ndarray  # i < grid of its roi (grids are ragged across rois)
+
+
+def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct) -> np.ndarray:
+    """Sample coordinates [Kc, P, G] along one axis for the rois `sel`."""
+    start, end, bin_ = geo.start[sel][:, None], geo.end[sel][:, None], geo.bin[sel][:, None]
+    p = np.arange(pooled, dtype=ct)[None, :]
+    if conv.grid == "corners":
+        if pooled == 1:
+            return ((start + end) * ct.type(0.5))[:, :, None]
+        return (start + p * ((end - start) / ct.type(pooled - 1)))[:, :, None]
+    g_max = max(int(geo.grid[sel].max(initial=0)), 1)
+    i = np.arange(g_max, dtype=ct)[None, None, :] + ct.type(0.5)
+    grid = np.maximum(geo.grid[sel], 1).astype(ct)[:, None, None]
+    if conv.clip_bins:
+        lo = np.clip(start + p * bin_, 0, length - 1).astype(ct)
+        hi = np.clip(start + (p + ct.type(1)) * bin_, 0, length - 1).astype(ct)
+        return lo[:, :, None] + (i * (hi - lo)[:, :, None]) / grid
+    return (start + p * bin_)[:, :, None] + (i * bin_[:, :, None]) / grid
+
+
+def axis_taps(positions: np.ndarray, grid: np.ndarray, length: int, conv: Convention, ct) -> AxisTaps:
+    """The two pixels each sample reads along one axis and their weights, under the border rule."""
+    present = np.arange(positions.shape[2])[None, None, :] < grid[:, None, None]
+    last = length - 1
+    if conv.border == "caffe2":
+        inside = (positions >= -1) & (positions <= length)
+        # beyond `length` a sample is outside and reads nothing; the clip keeps its floor an int64
+        v = np.clip(positions, 0, length).astype(ct)
+    elif conv.border == "fill":
+        inside = (positions >= 0) & (positions <= last)
+        v = np.clip(positions, 0, last).astype(ct)
+    else:
+        inside = np.ones(positions.shape, dtype=bool)
+        v = np.clip(positions, 0, last).astype(ct)
+    low = np.floor(v).astype(np.int64)
+    if conv.border == "caffe-ssd":
+        high = np.minimum(low + 1, last)
+        w_low, w_high = high.astype(ct) - v, v - low.astype(ct)
+    elif conv.border == "fill":
+        high = np.ceil(v).astype(np.int64)
+        w_high = v - low.astype(ct)
+        w_low = ct.type(1) - w_high
+    else:
+        edge = low >= last
+        low = np.where(edge, last, low)
+        high = np.where(edge, last, low + 1)
+        w_high = np.where(edge, ct.type(0), v - low.astype(ct))
+        w_low = ct.type(1) - w_high
+    return AxisTaps(low, high, w_low.astype(ct), w_high.astype(ct), inside, present)
