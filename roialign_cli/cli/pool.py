@@ -46,6 +46,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     """
     from .. import api, arrayio, boxes
     from ..conventions import with_switches
+    from ..coordinates import Frame
     from ..presets import resolve
     from .presets import parse_option_items
 
@@ -64,20 +65,15 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
         arrayio.check_output_path(output, [features, rois])
 
     feature_array = arrayio.load_array(features, "features")
-    parsed = boxes.parse_rois(arrayio.load_array(rois, "rois"))
-    roi_array = parsed.rois
+    parsed = boxes.parse_rois(arrayio.load_array(rois, "rois"), "relative" if image_size else "absolute")
+    roi_boxes = parsed.boxes
     if image_size:
-        roi_array = boxes.scale_relative(roi_array, boxes.parse_size(image_size, "image size"))
-    elif convention.coordinates == "absolute" and boxes.looks_relative(roi_array[:, 1:5]):
-        warn(
-            f"every roi coordinate lies in [0, 1]: these look like relative boxes, but they are read as absolute "
-            f"pixels x spatial scale {scale:g}, so each box covers less than one feature pixel. "
-            "Pass --image-size WxH to scale them to image pixels, or use a preset that reads relative boxes "
-            "(caffe-ssd-roialign reads them x the feature size)."
-        )
+        roi_boxes = roi_boxes.to_space("absolute", Frame(image_size=boxes.parse_size(image_size, "image size")))
+    elif convention.coordinates == "absolute":
+        _warn_if_relative(roi_boxes, scale)
 
     started = time.perf_counter()
-    result, choice = api.pool(feature_array, roi_array, size, scale, convention, backend)
+    result, choice = api.pool(feature_array, roi_boxes, size, scale, convention, backend)
     elapsed = time.perf_counter() - started
     if choice.note and backend == "auto":
         note(choice.note)
@@ -86,7 +82,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
 
     summary = {
         "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype)},
-        "rois": {"count": len(roi_array), "read_as": parsed.layout, "padding_rows_dropped": parsed.dropped},
+        "rois": {"count": len(roi_boxes), "read_as": parsed.layout, "padding_rows_dropped": parsed.dropped},
         "output": {"shape": list(result.shape), "dtype": str(result.dtype), "path": output},
         "preset": preset,
         "options": options,
@@ -100,6 +96,19 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
         print_json(summary)
     else:
         _print_summary(summary, console(stderr=output == "-"))
+
+
+def _warn_if_relative(roi_boxes, scale: float) -> None:
+    from ..boxes import relative_warning
+
+    message = relative_warning(
+        roi_boxes,
+        f"absolute pixels x spatial scale {scale:g}",
+        ", so each box covers less than one feature pixel. Pass --image-size WxH to scale them to image pixels, "
+        "or use a preset that reads relative boxes (caffe-ssd-roialign reads them x the feature size).",
+    )
+    if message:
+        warn(message)
 
 
 def _print_summary(summary, out) -> None:
@@ -117,7 +126,8 @@ def _print_summary(summary, out) -> None:
     table.add_row("output", f"{o['shape']} {o['dtype']} -> {o['path'] or '(not written: give -o OUT)'}")
     options = "".join(f", {k}={v}" for k, v in summary["options"].items())
     table.add_row("preset", (summary["preset"] or "(none: torchvision semantics)") + options)
-    table.add_row("scale / size", f"{summary['spatial_scale']:g} / {summary['output_size'][0]}x{summary['output_size'][1]}")
+    height, width = summary["output_size"]
+    table.add_row("scale / size", f"{summary['spatial_scale']:g} / {height}x{width}")
     table.add_row("switches", ", ".join(f"{k}={format_value(v)}" for k, v in summary["convention"].items()))
     table.add_row("backend", f"{summary['backend']} in {summary['seconds'] * 1000:.1f} ms")
     out.print(table)
