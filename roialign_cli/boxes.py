@@ -17,7 +17,6 @@ from . import arrayio, coordinates
 from .box_formats import LAYOUTS, BoxFormat, box_format, check_space
 from .coordinates import Frame
 from .errors import InputError
-from .sizes import parse_size  # noqa: F401  (re-exported: callers parse sizes as boxes.parse_size)
 
 # A frame that knows neither the image size nor the scale (Frame is frozen: one instance serves all).
 NO_FRAME = Frame()

@@ -1,4 +1,4 @@
-"""What every command shares: one-line errors with exit code 2, consoles, number parsing."""
+"""What every command shares: one-line errors with exit code 2, consoles, --option items, JSON."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def reports_errors(command):
             raise UserError("out of memory: the arrays are too large for this machine") from None
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): nothing more to say
-            raise SystemExit(1)
+            raise SystemExit(1) from None
 
     return wrapper
 
@@ -50,19 +50,18 @@ def note(message: str) -> None:
     click.echo(f"note: {message}", err=True)
 
 
-def parse_scale(text: str) -> float:
-    """'0.125' or '1/8' -> 0.125."""
-    try:
-        if "/" in text:
-            num, den = text.split("/", 1)
-            value = float(num) / float(den)
-        else:
-            value = float(text)
-    except (ValueError, ZeroDivisionError):
-        raise UserError(f"spatial scale must be a number like 0.125 or 1/8, not {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise UserError(f"spatial scale must be positive and finite, not {text!r}")
-    return value
+def parse_option_items(items) -> dict[str, str]:
+    """('name=value', ...) from repeated --option flags -> {name: value}."""
+    chosen: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise UserError(f"--option takes NAME=VALUE (e.g. coordinate_transformation_mode=half_pixel), not {item!r}")
+        if name in chosen:
+            raise UserError(f"--option {name} is given twice")
+        chosen[name] = value
+    return chosen
 
 
 def print_json(payload) -> None:

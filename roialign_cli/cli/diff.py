@@ -6,6 +6,7 @@ import click
 
 from ..diff_defaults import ATOL, RTOL, TOP
 from .common import UserError, console, print_json, reports_errors
+from .options import json_option
 
 
 @click.command()
@@ -17,7 +18,7 @@ from .common import UserError, console, print_json, reports_errors
 @click.option("--top", type=click.IntRange(min=0), default=TOP, show_default=True, metavar="K",
               help="Rows in each worst-of table (rois, channels, elements, one-sided NaNs).")
 @click.option("--squeeze", is_flag=True, help="Drop singleton dimensions of both first (Caffe blobs carry extra 1s).")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
+@json_option("Print the whole report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit status alone says the verdict.")
 @reports_errors
 def diff(a, b, atol, rtol, top, squeeze, as_json, quiet):
@@ -48,10 +49,7 @@ def diff(a, b, atol, rtol, top, squeeze, as_json, quiet):
     from .. import arrayio
     from ..compare import compare
 
-    if a == "-" and b == "-":
-        raise UserError("only one of A and B can be read from stdin")
-    if quiet and as_json:
-        raise UserError("--quiet prints nothing and --json prints the report: choose one")
+    _refuse_conflicts(a, b, quiet, as_json)
     array_a = arrayio.load_array(a, "A", mmap=True)
     array_b = arrayio.load_array(b, "B", mmap=True)
     report = compare(array_a, array_b, atol, rtol, top, squeeze=squeeze)
@@ -62,6 +60,13 @@ def diff(a, b, atol, rtol, top, squeeze, as_json, quiet):
     elif not quiet:
         _print_report(report, a, b, console(stderr=False))
     click.get_current_context().exit(0 if report.matches else 1)
+
+
+def _refuse_conflicts(a: str, b: str, quiet: bool, as_json: bool) -> None:
+    if a == "-" and b == "-":
+        raise UserError("only one of A and B can be read from stdin")
+    if quiet and as_json:
+        raise UserError("--quiet prints nothing and --json prints the report: choose one")
 
 
 def escape(text: str) -> str:

@@ -9,34 +9,34 @@ import math
 
 import click
 
-from .common import UserError, console, parse_scale, print_json, reports_errors
+from .common import UserError, console, parse_option_items, print_json, reports_errors
+from .options import (
+    aligned_option,
+    json_option,
+    mode_option,
+    option_items_option,
+    output_size_option,
+    sampling_ratio_option,
+    spatial_scale_option,
+    stacked,
+)
+from .values import parse_scale, parse_size
 
-
-def parse_option_items(items) -> dict[str, str]:
-    """('name=value', ...) from repeated --option flags -> {name: value}."""
-    chosen: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name or not value:
-            raise UserError(f"--option takes NAME=VALUE (e.g. coordinate_transformation_mode=half_pixel), not {item!r}")
-        if name in chosen:
-            raise UserError(f"--option {name} is given twice")
-        chosen[name] = value
-    return chosen
+# The convention options of `roialign pool`, here changing the preset shown (and the numbers of its calls).
+_CALL_OPTIONS = stacked(
+    output_size_option("Output size for the equivalent calls: 7 or HxW."),
+    spatial_scale_option("1/16", "Spatial scale for the equivalent calls."),
+    sampling_ratio_option("With NAME: -1 the preset's own, 0 adaptive, n fixed."),
+    aligned_option("With NAME: the half-pixel or the legacy model."),
+    mode_option("With NAME: the preset's avg or max."),
+    option_items_option("With NAME: one of the preset's own options; repeatable."),
+)
 
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print the registry (or one preset) as JSON on stdout.")
-@click.option("--output-size", default="7", show_default=True, help="Output size for the equivalent calls: 7 or HxW.")
-@click.option("--spatial-scale", default="1/16", show_default=True, help="Spatial scale for the equivalent calls.")
-@click.option("--sampling-ratio", type=int, default=-1, show_default=True,
-              help="With NAME: -1 the preset's own, 0 adaptive, n fixed.")
-@click.option("--aligned/--no-aligned", default=None, help="With NAME: the half-pixel or the legacy model.")
-@click.option("--mode", type=click.Choice(["avg", "max"]), default=None, help="With NAME: the preset's avg or max.")
-@click.option("--option", "option_items", multiple=True, metavar="NAME=VALUE",
-              help="With NAME: one of the preset's own options; repeatable.")
+@json_option("Print the registry (or one preset) as JSON on stdout.")
+@_CALL_OPTIONS
 @reports_errors
 def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, mode, option_items):
     """The presets: every framework convention roialign reproduces, with its switches, options,
@@ -47,7 +47,6 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
     --aligned, --mode and --option change the convention as they do for `roialign pool`.
     """
     from .. import presets as registry
-    from ..sizes import parse_size
     from ..equivalents import CallSpec
 
     ph, pw = parse_size(output_size, "output size")
