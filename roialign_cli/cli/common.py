@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 
 import click
@@ -65,17 +66,21 @@ def parse_option_items(items) -> dict[str, str]:
 
 
 def print_json(payload) -> None:
-    """Strict JSON on stdout: NaN and infinities become null, NumPy values plain numbers."""
+    """Every `--json`: strict JSON on stdout (README, "JSON output"). NumPy values become plain numbers and lists;
+    a NaN or an infinity, which JSON cannot hold, becomes the string "nan", "inf" or "-inf" (what Python's
+    float() reads back), so that it stays apart from null, which means "none" (no value, or a switch that is off).
+    """
     click.echo(json.dumps(_plain(payload), indent=2, allow_nan=False))
 
 
 def _plain(value):
+    """`value` as JSON-ready Python: dicts, lists, str, int, finite floats, bool and None."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "tolist"):  # NumPy scalars and arrays
         return _plain(value.tolist())
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # 'nan', 'inf', '-inf'
     return value

@@ -5,8 +5,6 @@ Everything shown is generated from `roialign_cli.presets`; nothing here imports 
 
 from __future__ import annotations
 
-import math
-
 import click
 
 from .common import UserError, console, parse_option_items, print_json, reports_errors
@@ -69,27 +67,20 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
         _print_detail(described, spec)
 
 
-def _json_number(value):
-    """JSON has no NaN or infinity: those switch values travel as the strings 'nan', 'inf', '-inf'."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
 def _describe(preset, convention, spec) -> dict:
     return {
         "name": preset.name,
         "aliases": list(preset.aliases),
         "reproduces": preset.reproduces,
         "source": preset.source,
-        "switches": {k: _json_number(v) for k, v in convention.switches().items()},
-        "max_mode": None if preset.max_mode is None else {k: _json_number(v) for k, v in preset.max_mode.items()},
+        "switches": convention.switches(),
+        "max_mode": None if preset.max_mode is None else dict(preset.max_mode),
         "options": [
             {
                 "name": o.name,
                 "doc": o.doc,
                 "default": o.default,
-                "values": {v: {k: _json_number(x) for k, x in c.items()} for v, c in o.values.items()},
+                "values": {v: dict(c) for v, c in o.values.items()},
                 "number_switch": o.number_switch,
             }
             for o in preset.options
