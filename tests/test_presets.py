@@ -138,7 +138,16 @@ def test_presets_table_lists_every_preset_and_alias(cli):
     assert result.exit_code == 0
     for name in registry.names():
         assert name in result.output
-    assert "call:" in result.output and "max mode:" in result.output
+    assert "call:" in result.output and "differs:" in result.output
+
+
+def test_presets_table_shows_only_the_switches_that_differ_from_caffe2(cli):
+    out = cli("presets").output.replace("\n", " ")
+    assert "differs: (the baseline)" in out
+    assert "empty_value=nan" in out  # tensorrt and mmdet-v1
+    assert "coordinates=tf-normalized" in out and "border=caffe-ssd" in out
+    # caffe2's own values of switches that other presets share with it are not repeated
+    assert "clip_bins=False" not in out and "border=caffe2" not in out and "pixel_offset=0," not in out
 
 
 def test_presets_json_is_the_registry(cli):

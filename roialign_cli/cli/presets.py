@@ -108,10 +108,25 @@ def _options_text(options: list) -> str:
     return "\n".join(f"{o['name']}: {_choices(o)} (default {o['default']})" for o in options)
 
 
+# The overview shows each preset as its differences from this one: the convention with no offsets or extras.
+BASELINE = "caffe2"
+
+
+def _differences_text(p: dict, baseline: dict) -> str:
+    if p["name"] == BASELINE:
+        return "(the baseline)"
+    from ..conventions import format_value
+
+    theirs = baseline["switches"]
+    changed = {k: v for k, v in p["switches"].items() if format_value(v) != format_value(theirs[k])}
+    return _switches_text(changed) or "none"
+
+
 def _print_table(described: list, spec) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    baseline = next(p for p in described if p["name"] == BASELINE)
     table = Table(
         title=f"roialign presets: calls for output {spec.output_size[0]}x{spec.output_size[1]}, spatial scale "
         f"{spec.spatial_scale:g} (`roialign presets NAME` shows one in detail)",
@@ -119,15 +134,10 @@ def _print_table(described: list, spec) -> None:
         show_lines=True,
     )
     table.add_column("preset", no_wrap=True)
-    table.add_column("switches, max mode, options and the equivalent call", overflow="fold")
+    table.add_column(f"frameworks it stands for, switches that differ from {BASELINE}, equivalent call", overflow="fold")
     for p in described:
         name = f"[bold]{p['name']}[/bold]" + "".join(f"\n[dim]= {alias}[/dim]" for alias in p["aliases"])
-        lines = [
-            ("switches", _switches_text(p["switches"])),
-            ("max mode", _switches_text(p["max_mode"]) if p["max_mode"] else "none"),
-            *(("option", text) for text in _options_text(p["options"]).splitlines()),
-            ("call", p["equivalent"]),
-        ]
+        lines = (("for", p["reproduces"]), ("differs", _differences_text(p, baseline)), ("call", p["equivalent"]))
         table.add_row(name, "\n".join(f"[bold]{label}:[/bold] {escape(text)}" for label, text in lines))
     console(stderr=False).print(table)
 
