@@ -1,17 +1,14 @@
-"""Shared test helpers: the CLI in-process (CliRunner) and as a real subprocess (pipes)."""
+"""Shared fixtures: the CLI in-process (CliRunner) and as a real subprocess (pipes); helpers.py has the functions."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers import roialign_command, subprocess_env
 
 
 @pytest.fixture
@@ -30,17 +27,6 @@ def cli():
         return runner.invoke(main, [str(a) for a in args], input=input, catch_exceptions=False)
 
     return invoke
-
-
-def subprocess_env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
-
-
-def roialign_command() -> str:
-    """The CLI as a shell word, runnable from this checkout whether or not it is installed."""
-    return f"{sys.executable} -m roialign_cli"
 
 
 @pytest.fixture

@@ -3,22 +3,13 @@ strings "nan", "inf" and "-inf", and null means "none"."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
 import pytest
 
+from helpers import strict_json
 from roialign_cli import api
-
-
-def strict_json(text: str):
-    """Parse `text`, refusing the NaN and Infinity tokens that json.dumps writes by default."""
-
-    def refuse(token):
-        raise AssertionError(f"non-standard JSON token {token}")
-
-    return json.loads(text, parse_constant=refuse)
 
 
 @pytest.fixture

@@ -10,12 +10,11 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import REPO, subprocess_env
 from roialign_cli import presets as registry
 from roialign_cli.conventions import Convention, differences
 from roialign_cli.equivalents import CallSpec
 from roialign_cli.errors import InputError
-
-from conftest import REPO, subprocess_env
 
 ISSUE_PRESETS = {
     "caffe2", "torchvision", "torchvision-aligned", "detectron2", "mmcv", "onnxruntime", "tensorrt",

@@ -134,7 +134,7 @@ def _print_table(described: list, spec) -> None:
         show_lines=True,
     )
     table.add_column("preset", no_wrap=True)
-    table.add_column(f"frameworks it stands for, switches that differ from {BASELINE}, equivalent call", overflow="fold")
+    table.add_column(f"frameworks it stands for, switches that differ from {BASELINE}, call", overflow="fold")
     for p in described:
         name = f"[bold]{p['name']}[/bold]" + "".join(f"\n[dim]= {alias}[/dim]" for alias in p["aliases"])
         lines = (("for", p["reproduces"]), ("differs", _differences_text(p, baseline)), ("call", p["equivalent"]))
