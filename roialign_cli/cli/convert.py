@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import textwrap
 
 import click
 
 from ..box_formats import FORMATS, LAYOUTS, SPACES
 from .common import UserError, console, print_json, reports_errors, warn
-from .options import image_size_option, json_option, output_destination, output_option
+from .options import collected, image_size_option, json_option, output_destination, output_option
 from .values import parse_scale, parse_size
 
 PREVIEW_ROWS = 3  # boxes shown from each end
@@ -33,6 +34,27 @@ def convert():
     """Convert data between the layouts that frameworks use (boxes: `roialign convert boxes -h`)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class BoxesOptions:
+    """The options of `roialign convert boxes`, as typed."""
+
+    output: str | None
+    from_format: str
+    to_format: str
+    from_space: str | None
+    to_space: str | None
+    image_size: str | None
+    spatial_scale: str | None
+    stride: str | None
+    batch_index: int | None
+    batch_file: str | None
+    batch_out: str | None
+    min_score: float | None
+    labels: str | None
+    dtype: str
+    as_json: bool
+
+
 @convert.command(epilog=_catalogue())
 @click.argument("source", metavar="IN")
 @output_option("Write the converted boxes here; '-' for stdout. Without it "
@@ -54,9 +76,9 @@ def convert():
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
               help="Float type of the written coordinates; frameworks want the features' type (often float32).")
 @json_option()
+@collected("given", BoxesOptions)
 @reports_errors
-def boxes(source, output, from_format, to_format, from_space, to_space, image_size, spatial_scale, stride,
-          batch_index, batch_file, batch_out, min_score, labels, dtype, as_json):
+def boxes(source, given):
     """Convert the boxes in IN ('-': stdin) from one format and coordinate space to another.
 
     Conversions are exact (float64 inside). A preview of the first and last boxes, the counts
@@ -66,30 +88,30 @@ def boxes(source, output, from_format, to_format, from_space, to_space, image_si
     from .. import boxes as box_io
     from ..box_formats import box_format
 
-    box_format(from_format)  # an unknown name fails before any file is read
-    target = box_format(to_format)
-    output = output_destination(output, as_json, "the boxes")
+    box_format(given.from_format)  # an unknown name fails before any file is read
+    target = box_format(given.to_format)
+    output = output_destination(given.output, given.as_json, "the boxes")
+    batch_file, batch_out = given.batch_file, given.batch_out
     inputs = [source] + ([batch_file] if batch_file else [])
-    _check_paths(source, batch_file, output, batch_out, to_format)
-    frame = _frame(image_size, spatial_scale, stride)
+    _check_paths(source, batch_file, output, batch_out, given.to_format)
+    frame = _frame(given.image_size, given.spatial_scale, given.stride)
     for path in (output, batch_out):
         if path is not None:
             arrayio.check_output_path(path, inputs)
 
     conversion = box_io.convert(
-        box_io.load(source, from_format), from_format, to_format,
-        from_space=from_space, to_space=to_space, frame=frame,
-        batch_index=batch_index,
+        box_io.load(source, given.from_format), given.from_format, given.to_format,
+        from_space=given.from_space, to_space=given.to_space, frame=frame, batch_index=given.batch_index,
         batch_indices=arrayio.load_array(batch_file, "batch indices") if batch_file else None,
-        labels=_labels(labels), min_score=min_score, dtype=dtype,
+        labels=_labels(given.labels), min_score=given.min_score, dtype=given.dtype,
     )  # fmt: skip
     if target.batch == "separate" and batch_out is None:
-        _check_batch_kept(conversion.result.batch, to_format)
+        _check_batch_kept(conversion.result.batch, given.to_format)
     if output is not None:
         box_io.save(output, conversion.output, inputs)
     if batch_out is not None:
         arrayio.save_array(batch_out, box_io.integer_batch(conversion.result, "--batch-out"), inputs)
-    _report(conversion, _summary(conversion, source, output, batch_out), as_json)
+    _report(conversion, _summary(conversion, source, output, batch_out), given.as_json)
 
 
 def _check_paths(source: str, batch_file: str | None, output: str | None, batch_out: str | None, to_format: str):

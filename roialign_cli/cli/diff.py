@@ -127,19 +127,7 @@ def _add_statistics(table, report) -> None:
 def _print_worst(report, out) -> None:
     from rich.table import Table
 
-    named = report.axes[:2] == ("roi", "channel")
-    for axis, entries in enumerate((report.worst_axis0, report.worst_axis1)):
-        if not entries:
-            continue
-        label = report.axes[axis] if named else f"index (axis {axis})"
-        table = Table(title=f"worst {label}s" if named else f"worst along axis {axis}", title_justify="left",
-                      caption=_RANKING if report.nonfinite_mismatches else None, caption_justify="left")
-        for column in (label, "max |a-b|", "out of tol.", "non-finite"):
-            table.add_column(column, justify="right")
-        for entry in entries:
-            table.add_row(str(entry.index), _number(entry.max_abs_error, ".4e"), str(entry.mismatches),
-                          str(entry.nonfinite_mismatches))
-        out.print(table)
+    _print_worst_indices(report, out)
     if report.worst_elements:
         table = Table(title="worst elements", title_justify="left")
         for column in (_index_header(report), "A", "B", "|a-b|"):
@@ -154,6 +142,25 @@ def _print_worst(report, out) -> None:
         table.add_column("NaN in")
         for entry in report.one_sided_nans:
             table.add_row(str(list(entry.index)), entry.nan_in.upper())
+        out.print(table)
+
+
+def _print_worst_indices(report, out) -> None:
+    """The worst rois and channels (or indices along the first two axes)."""
+    from rich.table import Table
+
+    named = report.axes[:2] == ("roi", "channel")
+    for axis, entries in enumerate((report.worst_axis0, report.worst_axis1)):
+        if not entries:
+            continue
+        label = report.axes[axis] if named else f"index (axis {axis})"
+        table = Table(title=f"worst {label}s" if named else f"worst along axis {axis}", title_justify="left",
+                      caption=_RANKING if report.nonfinite_mismatches else None, caption_justify="left")
+        for column in (label, "max |a-b|", "out of tol.", "non-finite"):
+            table.add_column(column, justify="right")
+        for entry in entries:
+            table.add_row(str(entry.index), _number(entry.max_abs_error, ".4e"), str(entry.mismatches),
+                          str(entry.nonfinite_mismatches))
         out.print(table)
 
 

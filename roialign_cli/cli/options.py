@@ -6,12 +6,15 @@ its own help (they change the preset shown). The output options are `-o` and `--
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
 
 import click
 
 from ..engines import BACKENDS
-from .common import UserError
+from .common import UserError, parse_option_items
+from .values import parse_scale, parse_size
 
 
 def stacked(*decorators):
@@ -69,8 +72,58 @@ def image_size_option(help_text: str):
     return click.option("--image-size", metavar="WxH", help=help_text)
 
 
+@dataclasses.dataclass(frozen=True)
+class ConventionChoice:
+    """What the convention options said, as typed; the methods parse it (inside the command, whose
+    `reports_errors` turns a bad value into one line)."""
+
+    output_size: str
+    spatial_scale: str
+    sampling_ratio: int
+    aligned: bool | None
+    mode: str | None
+    preset: str | None
+    option_items: tuple[str, ...]
+    switch_items: tuple[str, ...]
+    backend: str
+    image_size: str | None
+
+    def size(self) -> tuple[int, int]:
+        return parse_size(self.output_size, "output size")
+
+    def scale(self) -> float:
+        return parse_scale(self.spatial_scale)
+
+    def options(self) -> dict[str, str]:
+        return parse_option_items(self.option_items)
+
+    def convention(self):
+        """The preset with its options, --aligned, --sampling-ratio and --mode, then the --switch items."""
+        from ..conventions import with_switches
+        from ..presets import resolve
+
+        chosen = dict(aligned=self.aligned, sampling_ratio=self.sampling_ratio, mode=self.mode, options=self.options())
+        return with_switches(resolve(self.preset, **chosen), self.switch_items)
+
+
+def collected(name: str, cls):
+    """Hand the command one argument `name`: a `cls` built from the options named by its fields."""
+    fields = [field.name for field in dataclasses.fields(cls)]
+
+    def wrap(command):
+        @functools.wraps(command)
+        def with_group(*args, **kwargs):
+            kwargs[name] = cls(**{field: kwargs.pop(field) for field in fields})
+            return command(*args, **kwargs)
+
+        return with_group
+
+    return wrap
+
+
 def convention_options():
-    """What `roialign pool` and its kin take: the call's numbers, the convention, the engine and the image."""
+    """What `roialign pool` and its kin take: the call's numbers, the convention, the engine and the image,
+    handed to the command as one `ConventionChoice` argument, `call`."""
     return stacked(
         output_size_option("Pooled size: 7, or HxW such as 7x7."),
         spatial_scale_option("1", "Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8."),
@@ -87,6 +140,7 @@ def convention_options():
         switch_option(),
         backend_option(),
         image_size_option("Input image size: relative (0..1) boxes are multiplied by it."),
+        collected("call", ConventionChoice),
     )
 
 

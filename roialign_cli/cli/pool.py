@@ -6,9 +6,9 @@ import time
 
 import click
 
-from .common import UserError, console, note, parse_option_items, print_json, reports_errors, warn
+from .common import UserError, console, note, print_json, reports_errors, warn
 from .options import convention_options, json_option, output_destination, output_option
-from .values import parse_scale, parse_size
+from .values import parse_size
 
 
 @click.command()
@@ -19,8 +19,7 @@ from .values import parse_scale, parse_size
 @convention_options()
 @json_option()
 @reports_errors
-def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, aligned, mode, preset, option_items,
-         switch_items, backend, image_size, as_json):
+def pool(features, rois, output, call, as_json):
     """RoIAlign of FEATURES [N,C,H,W] over ROIS, both .npy files ('-' reads stdin).
 
     ROIS may be [K,5] (batch, x1, y1, x2, y2), [K,4] (x1, y1, x2, y2; batch 0), or SSD
@@ -28,28 +27,24 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     rows (batch -1) are dropped.
     """
     from .. import arrayio
-    from ..conventions import with_switches
-    from ..presets import resolve
 
     if features == "-" and rois == "-":
         raise UserError("only one of FEATURES and ROIS can be read from stdin")
     output = output_destination(output, as_json, "the array")
-    size, scale = parse_size(output_size, "output size"), parse_scale(spatial_scale)
-    options = parse_option_items(option_items)
-    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
-    convention = with_switches(convention, switch_items)
+    size, scale, options = call.size(), call.scale(), call.options()
+    convention = call.convention()
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
     feature_array = arrayio.load_array(features, "features")
-    parsed = _read_rois(rois, image_size, convention, scale)
-    result, choice, elapsed = _timed_pool(feature_array, parsed.boxes, size, scale, convention, backend)
+    parsed = _read_rois(rois, call.image_size, convention, scale)
+    result, choice, elapsed = _timed_pool(feature_array, parsed.boxes, size, scale, convention, call.backend)
     if output is not None:
         arrayio.save_array(output, result, inputs=[features, rois])
     summary = {
         "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype)},
         "rois": {"count": len(parsed.boxes), "read_as": parsed.layout, "padding_rows_dropped": parsed.dropped},
         "output": {"shape": list(result.shape), "dtype": str(result.dtype), "path": output},
-        "preset": preset, "options": options, "convention": convention.switches(),
+        "preset": call.preset, "options": options, "convention": convention.switches(),
         "output_size": list(size), "spatial_scale": scale, "backend": choice.name, "seconds": round(elapsed, 6),
     }  # fmt: skip
     if as_json:
