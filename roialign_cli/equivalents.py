@@ -109,7 +109,7 @@ def onnx_node(conv: Convention, spec: CallSpec):
     )
     if ctm == "half_pixel":
         return _onnx_how(conv), node + ', coordinate_transformation_mode="half_pixel")  # opset 16'
-    return _onnx_how(conv), node + ")  # opset 10; at opset 16 add coordinate_transformation_mode=\"output_half_pixel\""
+    return _onnx_how(conv), node + ')  # opset 10; at opset 16 add coordinate_transformation_mode="output_half_pixel"'
 
 
 @renderer("TensorRT ROIAlign_TRT", "tensorrt")

@@ -36,9 +36,7 @@ def shell(tmp_path):
     def run(script: str, check: bool = False):
         env = subprocess_env()
         env["ROIALIGN"] = roialign_command()
-        result = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True
-        )
+        result = subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True)
         if check and result.returncode != 0:
             raise AssertionError(f"exit {result.returncode}\n{result.stderr.decode()}")
         return result

@@ -51,8 +51,18 @@ def test_convention_options_hand_the_command_one_choice():
     def command(call):
         seen["call"] = call
 
-    args = ["--preset", "onnxruntime", "--option", "coordinate_transformation_mode=output_half_pixel",
-            "--switch", "border=clamp", "--spatial-scale", "1/4", "--output-size", "14x7"]
+    args = [
+        "--preset",
+        "onnxruntime",
+        "--option",
+        "coordinate_transformation_mode=output_half_pixel",
+        "--switch",
+        "border=clamp",
+        "--spatial-scale",
+        "1/4",
+        "--output-size",
+        "14x7",
+    ]
     result = CliRunner().invoke(command, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     call = seen["call"]

@@ -29,8 +29,18 @@ def arrays(tmp_path, rng):
 
 
 def test_pool_json_writes_a_nan_switch_as_the_string_nan(cli, arrays, tmp_path):
-    result = cli("pool", arrays["feat"], arrays["rois"], "--preset", "tensorrt", "--backend", "numpy",
-                 "-o", tmp_path / "out.npy", "--json")
+    result = cli(
+        "pool",
+        arrays["feat"],
+        arrays["rois"],
+        "--preset",
+        "tensorrt",
+        "--backend",
+        "numpy",
+        "-o",
+        tmp_path / "out.npy",
+        "--json",
+    )
     summary = strict_json(result.stdout)
     assert summary["convention"]["empty_value"] == "nan"
     assert summary["convention"]["min_size"] is None  # no minimum size: null is "none", apart from NaN
@@ -52,11 +62,14 @@ def test_diff_json_writes_non_finite_elements_as_strings(cli, arrays):
     assert float(worst[(0, 1, 0, 0)]) == -math.inf  # float() reads the policy's strings back
 
 
-@pytest.mark.parametrize("command", [
-    ["convert", "boxes", "{rois}", "--from", "rois5", "--to", "onnx", "-o", "{tmp}/boxes.npz", "--json"],
-    ["explain", "{feat}", "{rois}", "{ref}", "--spatial-scale", "1", "--json"],
-    ["info", "--json"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["convert", "boxes", "{rois}", "--from", "rois5", "--to", "onnx", "-o", "{tmp}/boxes.npz", "--json"],
+        ["explain", "{feat}", "{rois}", "{ref}", "--spatial-scale", "1", "--json"],
+        ["info", "--json"],
+    ],
+)
 def test_every_other_command_prints_strict_json(cli, arrays, tmp_path, command):
     names = {"tmp": tmp_path, **arrays}
     result = cli(*[part.format(**names) for part in command])

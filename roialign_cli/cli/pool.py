@@ -14,8 +14,10 @@ from .values import parse_size
 @click.command()
 @click.argument("features")
 @click.argument("rois")
-@output_option("Write the pooled array here (.npy); '-' for stdout. "
-               "Without it the array goes to stdout when stdout is a pipe, and nowhere otherwise.")
+@output_option(
+    "Write the pooled array here (.npy); '-' for stdout. "
+    "Without it the array goes to stdout when stdout is a pipe, and nowhere otherwise."
+)
 @convention_options()
 @json_option()
 @reports_errors
