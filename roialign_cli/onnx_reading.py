@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from . import presets
-from .conventions import Convention, differences
+from .conventions import Convention, differences, format_value
 from .onnx_model import RoiAlignNode
 from .presets import Trap
 
@@ -43,6 +43,7 @@ class StandardRule:
     preset_by_mode: Mapping[str, str]
     option: str  # the preset option that carries the coordinate reading
     missing_version: str = ""  # why an op version outside op_versions cannot run
+    avg_switches: Mapping[str, object] = field(default_factory=dict)  # set on top of the preset's average
 
     def coordinate_mode(self, op_version: int, written: str | None) -> str:
         if op_version < 16:
@@ -110,6 +111,8 @@ STANDARD_RULES = (
         sampling_ratio_absent=1,
         preset_by_mode={"avg": "openvino-half-pixel", "max": "openvino-max"},
         option="aligned_mode",
+        # measured with OpenVINO 2026.4's CPU plugin: the average of a bin without samples is 0/0 (its max is 0)
+        avg_switches={"empty_value": math.nan},
     ),
 )
 
@@ -173,6 +176,7 @@ class Reading:
     mode: str = "avg"
     sampling_ratio: int = 0
     aligned: bool | None = None  # mmcv's aligned attribute; None: the preset's own
+    switches: Mapping[str, object] = field(default_factory=dict)  # set last, on top of the preset's
     assumed: tuple[str, ...] = ()  # what the runtime fills in for the attributes left out
     unavailable: str = ""
 
@@ -181,13 +185,14 @@ class Reading:
         return self.preset is not None
 
     def convention(self) -> Convention:
-        return presets.resolve(
+        conv = presets.resolve(
             self.preset,
             aligned=self.aligned,
             sampling_ratio=self.sampling_ratio,
             mode=self.mode,
             options=dict(self.options),
         )
+        return conv.with_(**self.switches)
 
 
 @dataclass(frozen=True)
@@ -279,6 +284,7 @@ def _standard_reading(rule: StandardRule, node: RoiAlignNode, version: int, reso
         options={rule.option: mode},
         mode=pooling,
         sampling_ratio=sampling_ratio,
+        switches=rule.avg_switches if pooling == "avg" else {},
         assumed=tuple(assumed),
     )
 
@@ -382,10 +388,14 @@ def _traps(report: NodeReport) -> list[TrapHit]:
                 f"write {CTM} explicitly: half_pixel for aligned=True models, output_half_pixel for aligned=False",
             )
         )
-    tensorrt = running.get("tensorrt")
-    if tensorrt and tensorrt.convention().adaptive and tensorrt.convention().min_size is None:
+    nan = [name for name, r in running.items() if _empty_grid_is_nan(r.convention())]
+    if nan:
         hits.append(
-            _hit("empty-grid-nan", "write a fixed sampling_ratio (such as 2), or keep boxes at least one sample wide")
+            _hit(
+                "empty-grid-nan",
+                f"{' and '.join(nan)} give NaN there: write a fixed sampling_ratio (such as 2), or keep boxes at "
+                "least one sample wide",
+            )
         )
     if node.rois_shift is not None:
         hits.extend(_shift_traps(report, running))
@@ -400,6 +410,10 @@ def _traps(report: NodeReport) -> list[TrapHit]:
             )
         )
     return hits
+
+
+def _empty_grid_is_nan(conv: Convention) -> bool:
+    return conv.adaptive and conv.min_size is None and math.isnan(conv.empty_value)
 
 
 def _shift_traps(report: NodeReport, running) -> list[TrapHit]:
@@ -443,6 +457,7 @@ def pool_command(report: NodeReport, reading: Reading, features: str, rois: str,
         f"--sampling-ratio {reading.sampling_ratio}",
         f"--mode {reading.mode}",
     ]
+    words += [f"--switch {name}={format_value(value)}" for name, value in reading.switches.items()]
     if shifted:
         words.append(f"--switch sample_offset={report.shifted_convention(reading).sample_offset!r}")
     return " ".join(words)
@@ -466,6 +481,7 @@ def describe(report: NodeReport, features: str = "FEATURES.npy", rois: str = "RO
             )
             if node.rois_shift is not None:
                 entry["switches_on_unshifted_rois"] = report.shifted_convention(reading).switches()
+                entry["command_on_unshifted_rois"] = pool_command(report, reading, features, rois, shifted=True)
         else:
             entry.update(preset=None, unavailable=reading.unavailable)
         if reading.aligned is not None:

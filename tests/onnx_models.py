@@ -31,12 +31,14 @@ def roialign_model(opset: int = 16, *, conv: bool = False, second: dict | None =
         initializers.append(numpy_helper.from_array(weights, "conv_w"))
         nodes.append(helper.make_node("Conv", ["X", "conv_w"], ["features"], name="conv"))
         features = "features"
-    nodes.append(helper.make_node("RoiAlign", [features, "rois", "batch_indices"], ["Y"], name="roi_align",
-                                  **attributes))
+    nodes.append(
+        helper.make_node("RoiAlign", [features, "rois", "batch_indices"], ["Y"], name="roi_align", **attributes)
+    )
     outputs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)]
     if second is not None:
-        nodes.append(helper.make_node("RoiAlign", [features, "rois", "batch_indices"], ["Y2"], name="roi_align_2",
-                                      **second))
+        nodes.append(
+            helper.make_node("RoiAlign", [features, "rois", "batch_indices"], ["Y2"], name="roi_align_2", **second)
+        )
         outputs.append(helper.make_tensor_value_info("Y2", TensorProto.FLOAT, None))
     inputs = [
         helper.make_tensor_value_info("X", TensorProto.FLOAT, list(FEATURES)),
@@ -57,15 +59,22 @@ def torchvision_opset11_model(spatial_scale: float = SCALE, **attributes):
     nodes = [
         constant("Constant", [], ["batch_column"], value=numpy_helper.from_array(np.array([0], np.int64))),
         constant("Constant", [], ["box_columns"], value=numpy_helper.from_array(np.array([1, 2, 3, 4], np.int64))),
-        constant("Constant", [], ["half_pixel"], value=numpy_helper.from_array(np.array(0.5 / spatial_scale,
-                                                                                        np.float32))),
+        constant(
+            "Constant", [], ["half_pixel"], value=numpy_helper.from_array(np.array(0.5 / spatial_scale, np.float32))
+        ),
         helper.make_node("Gather", ["rois", "batch_column"], ["batch_2d"], axis=1),
         helper.make_node("Squeeze", ["batch_2d"], ["batch_float"], axes=[1]),
         helper.make_node("Cast", ["batch_float"], ["batch_indices"], to=TensorProto.INT64),
         helper.make_node("Gather", ["rois", "box_columns"], ["boxes"], axis=1),
         helper.make_node("Sub", ["boxes", "half_pixel"], ["boxes_aligned"], name="aligned_shift"),
-        helper.make_node("RoiAlign", ["X", "boxes_aligned", "batch_indices"], ["Y"], name="roi_align",
-                         spatial_scale=spatial_scale, **attributes),
+        helper.make_node(
+            "RoiAlign",
+            ["X", "boxes_aligned", "batch_indices"],
+            ["Y"],
+            name="roi_align",
+            spatial_scale=spatial_scale,
+            **attributes,
+        ),
     ]
     inputs = [
         helper.make_tensor_value_info("X", TensorProto.FLOAT, list(FEATURES)),
@@ -105,8 +114,9 @@ def boxes(seed: int = 3) -> np.ndarray:
     rng = np.random.default_rng(seed)
     k = 12
     x1, y1 = rng.uniform(-4, 22, k), rng.uniform(-4, 18, k)
-    rois = np.stack([rng.integers(0, FEATURES[0], k), x1, y1, x1 + rng.uniform(1, 20, k), y1 + rng.uniform(1, 16, k)],
-                    axis=1)
+    rois = np.stack(
+        [rng.integers(0, FEATURES[0], k), x1, y1, x1 + rng.uniform(1, 20, k), y1 + rng.uniform(1, 16, k)], axis=1
+    )
     special = [[0, 0, 0, 27, 23], [1, 10, 12, 10.6, 12.4], [0, 20, 4, 20, 4], [1, 24, 20, 34, 30]]
     return np.concatenate([rois, special]).astype(np.float32)
 
@@ -118,3 +128,21 @@ def feeds(seed: int = 3, *, rois5: bool = False) -> dict[str, np.ndarray]:
     if rois5:
         return {"X": x, "rois": r}
     return {"X": x, "rois": np.ascontiguousarray(r[:, 1:]), "batch_indices": r[:, 0].astype(np.int64)}
+
+
+# Attribute sets of the OpenVINO fixture (tests/fixtures/make_onnx_openvino.py): (name, opset, attributes).
+OPENVINO_CASES = [
+    ("opset10_sr_absent", 10, {}),
+    ("opset10_sr0", 10, {"sampling_ratio": 0}),
+    ("opset10_max_sr2", 10, {"mode": "max", "sampling_ratio": 2}),
+    ("opset16_absent", 16, {}),
+    ("opset16_output_half_pixel_sr0", 16, {"coordinate_transformation_mode": "output_half_pixel", "sampling_ratio": 0}),
+    (
+        "opset16_half_pixel_max_sr2",
+        16,
+        {"coordinate_transformation_mode": "half_pixel", "mode": "max", "sampling_ratio": 2},
+    ),
+    ("opset16_max_sr_absent", 16, {"mode": "max"}),
+    ("opset22_sr0", 22, {"sampling_ratio": 0}),
+]
+OPENVINO_GEOMETRY = {"output_height": 3, "output_width": 2, "spatial_scale": SCALE}

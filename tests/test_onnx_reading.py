@@ -13,7 +13,7 @@ import pytest
 
 pytest.importorskip("onnx")
 
-import onnx_models as models  # noqa: E402
+import onnx_models as models
 
 ALL_RUNTIMES = ["onnx", "onnxruntime", "tensorrt", "openvino"]
 
@@ -38,8 +38,13 @@ def test_opset_10_without_sampling_ratio(cli, tmp_path):
     (node,) = payload["nodes"]
     assert node["opset"] == 10 and node["op_version"] == 10
     assert node["written"] == {"output_height": 3, "output_width": 2, "spatial_scale": 0.5}
-    assert node["attributes"] == {"mode": "avg", "output_height": 3, "output_width": 2, "sampling_ratio": 0,
-                                  "spatial_scale": 0.5}
+    assert node["attributes"] == {
+        "mode": "avg",
+        "output_height": 3,
+        "output_width": 2,
+        "sampling_ratio": 0,
+        "spatial_scale": 0.5,
+    }
     assert list(node["runtimes"]) == ALL_RUNTIMES
     # ONNX and onnxruntime fill in 0 (adaptive); onnx-tensorrt and OpenVINO's importer 1
     assert [runtime(node, r)["sampling_ratio"] for r in ALL_RUNTIMES] == [0, 0, 1, 1]
@@ -68,8 +73,15 @@ def test_every_runtime_names_its_source_and_a_pool_command(cli, tmp_path):
 
 
 def test_opset_16_written_in_full_agrees_everywhere(cli, tmp_path):
-    model = models.roialign_model(16, coordinate_transformation_mode="half_pixel", sampling_ratio=2, mode="avg",
-                                  output_height=2, output_width=2, spatial_scale=0.5)
+    model = models.roialign_model(
+        16,
+        coordinate_transformation_mode="half_pixel",
+        sampling_ratio=2,
+        mode="avg",
+        output_height=2,
+        output_width=2,
+        spatial_scale=0.5,
+    )
     code, payload = read(cli, tmp_path, model)
     (node,) = payload["nodes"]
     assert node["disagreements"] == [] and node["traps"] == []
@@ -125,8 +137,9 @@ def test_opset_newer_than_the_rules_reads_through_roialign_22(cli, tmp_path):
 
 
 def test_torchvision_opset11_export_shift_is_found(cli, tmp_path):
-    _, payload = read(cli, tmp_path, models.torchvision_opset11_model(0.25, sampling_ratio=0, output_height=2,
-                                                                        output_width=2))
+    _, payload = read(
+        cli, tmp_path, models.torchvision_opset11_model(0.25, sampling_ratio=0, output_height=2, output_width=2)
+    )
     (node,) = payload["nodes"]
     assert node["rois_shift"] == {"value": 2.0, "sub_node": "aligned_shift"}  # 0.5 / 0.25
     assert "onnx-rois-shifted-before-roialign" in trap_keys(node)
@@ -155,8 +168,16 @@ def test_two_nodes_are_read_apart(cli, tmp_path):
 
 
 def test_mmcv_custom_op(cli, tmp_path):
-    model = models.custom_op_model("MMCVRoiAlign", "mmcv", output_height=7, output_width=7, spatial_scale=0.25,
-                                   sampling_ratio=2, mode="avg", aligned=0)
+    model = models.custom_op_model(
+        "MMCVRoiAlign",
+        "mmcv",
+        output_height=7,
+        output_width=7,
+        spatial_scale=0.25,
+        sampling_ratio=2,
+        mode="avg",
+        aligned=0,
+    )
     _, payload = read(cli, tmp_path, model)
     (node,) = payload["nodes"]
     assert node["domain"] == "mmcv" and node["opset"] == 1
@@ -168,8 +189,16 @@ def test_mmcv_custom_op(cli, tmp_path):
 
 
 def test_tensorrt_plugin_node_reads_its_integer_fields(cli, tmp_path):
-    model = models.custom_op_model("ROIAlign_TRT", "", coordinate_transformation_mode=0, mode=0, output_height=2,
-                                   output_width=3, sampling_ratio=2, spatial_scale=0.5)
+    model = models.custom_op_model(
+        "ROIAlign_TRT",
+        "",
+        coordinate_transformation_mode=0,
+        mode=0,
+        output_height=2,
+        output_width=3,
+        sampling_ratio=2,
+        spatial_scale=0.5,
+    )
     _, payload = read(cli, tmp_path, model)
     (node,) = payload["nodes"]
     trt = runtime(node, "tensorrt")
@@ -181,9 +210,12 @@ def test_tensorrt_plugin_node_reads_its_integer_fields(cli, tmp_path):
 def test_a_model_without_roialign_says_so(cli, tmp_path):
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])],
+    )
     path = models.save(helper.make_model(graph), tmp_path / "relu.onnx")
     result = cli("onnx", path)
     assert result.exit_code == 0 and "no RoiAlign node" in " ".join(result.stdout.split())
