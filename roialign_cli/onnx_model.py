@@ -96,7 +96,7 @@ def _load_weights(onnx, model, path: str) -> None:
 
     try:
         load_external_data_for_model(model, os.path.dirname(os.path.abspath(path)))
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, onnx.checker.ValidationError) as exc:  # the checker refuses a missing file
         first = (str(exc).splitlines() or [type(exc).__name__])[0]
         raise InputError(f"{path}: its external data cannot be read ({first}); running the model needs it") from None
 
