@@ -44,6 +44,7 @@ class StandardRule:
     option: str  # the preset option that carries the coordinate reading
     missing_version: str = ""  # why an op version outside op_versions cannot run
     avg_switches: Mapping[str, object] = field(default_factory=dict)  # set on top of the preset's average
+    refuses_ctm_before_16: bool = False  # the model is refused when RoiAlign-10 carries the opset-16 attribute
 
     def coordinate_mode(self, op_version: int, written: str | None) -> str:
         if op_version < 16:
@@ -81,6 +82,7 @@ STANDARD_RULES = (
         preset_by_mode={"avg": "onnxruntime", "max": "onnxruntime"},
         option=CTM,
         missing_version="onnxruntime's CPU provider has no RoiAlign-22 kernel (it refuses the model)",
+        refuses_ctm_before_16=True,  # checked live: INVALID_GRAPH, the attribute is not in RoiAlign-10's schema
     ),
     StandardRule(
         runtime="tensorrt",
@@ -135,19 +137,21 @@ CUSTOM_RULES = (
     CustomRule(
         op_kind="mmcv",
         runtimes={
-            "onnxruntime": "with mmcv's custom-op library (mmcv/ops/csrc/onnxruntime/cpu/roi_align.cpp)",
-            "tensorrt": "with mmdeploy's MMCVRoiAlign plugin (a copy of mmcv's kernel)",
+            "onnxruntime": "with mmcv's custom-op library (open-mmlab/mmcv mmcv/ops/csrc/onnxruntime/cpu/roi_align.cpp)",
+            "tensorrt": "with mmdeploy's MMCVRoiAlign plugin (open-mmlab/mmdeploy "
+            "csrc/mmdeploy/backend_ops/tensorrt/roi_align/trt_roi_align.cpp)",
         },
         source="open-mmlab/mmcv mmcv/ops/roi_align.py (symbolic writes mmcv::MMCVRoiAlign with output_height, "
         "output_width, spatial_scale, sampling_ratio, mode, aligned)",
         preset="mmcv",
+        # mmdeploy's plugin creator: 7x7, scale 1, adaptive, aligned; mode has no default there (mmcv's is avg)
         defaults={
             "mode": "avg",
             "aligned": 1,
             "sampling_ratio": 0,
             "spatial_scale": 1.0,
-            "output_height": 1,
-            "output_width": 1,
+            "output_height": 7,
+            "output_width": 7,
         },
         mode_values={"avg": "avg", "max": "max"},
         coordinate_values={1: "aligned", 0: "legacy"},
@@ -155,7 +159,7 @@ CUSTOM_RULES = (
     CustomRule(
         op_kind="tensorrt-plugin",
         runtimes={"tensorrt": "the ROIAlign_TRT plugin itself"},
-        source="NVIDIA/TensorRT plugin/roiAlignPlugin/README.md, roiAlignPlugin.cpp (integer fields: "
+        source="NVIDIA/TensorRT plugin/roiAlignPlugin/README.md (integer fields, defaults 1, 1, 1, 1, 0, 1.0: "
         "coordinate_transformation_mode 1 = half_pixel, mode 1 = avg and 0 = max, sampling_ratio 0 = adaptive)",
         preset="tensorrt",
         defaults={CTM: 1, "mode": 1, "sampling_ratio": 0, "spatial_scale": 1.0, "output_height": 1, "output_width": 1},
@@ -259,7 +263,10 @@ def _read_standard(node: RoiAlignNode) -> NodeReport:
         return NodeReport(node, version, resolved, problem=f"mode {resolved['mode']!r} is neither avg nor max")
     notes = []
     if version < 16 and CTM in node.written:
-        notes.append(f"{CTM} is not an attribute of RoiAlign-10: TensorRT and OpenVINO ignore it")
+        notes.append(
+            f"{CTM} is not an attribute of RoiAlign-10: TensorRT and OpenVINO ignore it, onnxruntime "
+            "refuses the model; export at opset 16 to use it"
+        )
     if node.opset > OP_VERSIONS[-1]:
         notes.append(f"opset {node.opset} is newer than the rules (read through RoiAlign-22)")
     readings = tuple(_standard_reading(rule, node, version, resolved) for rule in STANDARD_RULES)
@@ -269,6 +276,8 @@ def _read_standard(node: RoiAlignNode) -> NodeReport:
 def _standard_reading(rule: StandardRule, node: RoiAlignNode, version: int, resolved) -> Reading:
     if version not in rule.op_versions:
         return Reading(rule.runtime, rule.source, unavailable=rule.missing_version)
+    if rule.refuses_ctm_before_16 and version < 16 and CTM in node.written:
+        return Reading(rule.runtime, rule.source, unavailable=f"it refuses the model: RoiAlign-10 has no {CTM}")
     mode = rule.coordinate_mode(version, node.written.get(CTM) if version >= 16 else None)
     assumed = []
     if version >= 16 and CTM not in node.written:

@@ -118,6 +118,13 @@ def test_opset_22_cannot_run_in_onnxruntime(cli, tmp_path):
     assert_one_line_error(cli("onnx", path, "--run", write_feeds(tmp_path, models.feeds())), "onnxruntime cannot run")
 
 
+def test_coordinate_mode_at_opset_10_cannot_run_in_onnxruntime(cli, tmp_path):
+    pytest.importorskip("onnxruntime")
+    model = models.roialign_model(10, coordinate_transformation_mode="half_pixel")
+    path = models.save(model, tmp_path / "m10.onnx")
+    assert_one_line_error(cli("onnx", path, "--run", write_feeds(tmp_path, models.feeds())), "onnxruntime cannot run")
+
+
 def test_custom_op_cannot_run_in_plain_onnxruntime(cli, tmp_path):
     pytest.importorskip("onnxruntime")
     model = models.custom_op_model(

@@ -121,6 +121,17 @@ def test_max_mode_disagrees_on_the_kind_of_max(cli, tmp_path):
     assert {"onnx-max-is-corner-max", "openvino-max-floored-at-0"} <= set(trap_keys(node))
 
 
+def test_coordinate_mode_written_at_opset_10(cli, tmp_path):
+    _, payload = read(
+        cli, tmp_path, models.roialign_model(10, coordinate_transformation_mode="half_pixel", sampling_ratio=2)
+    )
+    (node,) = payload["nodes"]
+    assert "refuses the model" in runtime(node, "onnxruntime")["unavailable"]  # onnxruntime: INVALID_GRAPH
+    assert runtime(node, "tensorrt")["options"] == {"coordinate_transformation_mode": "output_half_pixel"}
+    assert runtime(node, "openvino")["options"] == {"aligned_mode": "asymmetric"}
+    assert any("not an attribute of RoiAlign-10" in n for n in node["notes"])
+
+
 def test_opset_22_is_not_run_by_onnxruntime(cli, tmp_path):
     _, payload = read(cli, tmp_path, models.roialign_model(22, sampling_ratio=1))
     (node,) = payload["nodes"]
