@@ -345,14 +345,16 @@ def disagreements(readings) -> list[str]:
 
 
 def _can_matter(name: str, conventions) -> bool:
-    """Whether a switch can change any output of these conventions (some only act in corner cases)."""
+    """Whether a switch that differs can change an output: some act only where another switch lets them."""
     if name == "empty_value":  # only a bin without samples shows it: adaptive sampling of a box that may be empty
-        return any(c.adaptive and (c.min_size is None or c.min_size <= 0) for c in conventions)
-    if name == "max_floor":
-        return any(c.pooling != "avg" for c in conventions)
-    if name == "fill_value":
-        return any(c.border == "fill" for c in conventions)
-    return True
+        acting = [c for c in conventions if c.adaptive and (c.min_size is None or c.min_size <= 0)]
+    elif name == "max_floor":
+        acting = [c for c in conventions if c.pooling != "avg"]
+    elif name == "fill_value":
+        acting = [c for c in conventions if c.border == "fill"]
+    else:
+        return True
+    return len({format_value(getattr(c, name)) for c in acting}) > 1
 
 
 # Traps that only a model shows; the others are the presets' own (presets.TRAPS).

@@ -146,3 +146,22 @@ OPENVINO_CASES = [
     ("opset22_sr0", 22, {"sampling_ratio": 0}),
 ]
 OPENVINO_GEOMETRY = {"output_height": 3, "output_width": 2, "spatial_scale": SCALE}
+
+
+def write_example(directory) -> None:
+    """The README's example: a detector head at opset 16 (a Conv, then RoiAlign with sampling_ratio and the
+    coordinate mode left out, as exporters often write it), and feeds for it."""
+    from pathlib import Path
+
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    save(
+        roialign_model(16, conv=True, output_height=7, output_width=7, spatial_scale=SCALE), out / "detector_head.onnx"
+    )
+    np.savez(out / "feeds.npz", **feeds())
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_example(sys.argv[1] if len(sys.argv) > 1 else "onnx-example")

@@ -9,7 +9,10 @@ combination (opset 10 and 16, each attribute present or absent, avg and max).
 from __future__ import annotations
 
 import json
+import re
 import shlex
+import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +22,7 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
 import onnx_models as models
+from conftest import REPO
 
 from roialign_cli import api
 from roialign_cli.conventions import Convention
@@ -188,3 +192,18 @@ def test_torchvision_export_emulates_aligned_with_a_minimum_size(cli, tmp_path):
         feeds["X"], feeds["rois"], (3, 2), models.SCALE, Convention(**{**switches, "min_size": None}), "numpy"
     )
     assert not np.allclose(aligned, expected, rtol=1e-4, atol=1e-5)  # the sub-pixel box shows the minimum size
+
+
+def test_the_readme_example_runs_as_written(shell, tmp_path):
+    text = (REPO / "README.md").read_text()
+    block = re.search(r"<!-- onnx-example -->\s*```sh\n(.*?)```", text, flags=re.DOTALL).group(1)
+    (tmp_path / "tests").mkdir()
+    shutil.copy(REPO / "tests" / "onnx_models.py", tmp_path / "tests")
+    result = shell(f'set -e\nroialign() {{ $ROIALIGN "$@"; }}\npython() {{ {sys.executable} "$@"; }}\n' + block)
+    out = " ".join(result.stdout.decode().split())
+    assert result.returncode == 0, result.stderr.decode()
+    assert "the runtimes disagree" in out and "and by this much" in out
+    assert "tensorrt: preset tensorrt, coordinate_transformation_mode=half_pixel, sampling_ratio 1, avg" in out
+    assert re.search(r"onnxruntime: preset .*? max \|error\| vs onnxruntime [0-9.e-]+ \(match\)", out)
+    assert re.search(r"tensorrt: preset .*? max \|error\| vs onnxruntime 2\.96 \(differ\)", out)
+    assert (tmp_path / "onnx-example" / "captured" / "roi_align.rois.npy").exists()
