@@ -455,6 +455,10 @@ def _hit(key: str, fix: str) -> TrapHit:
     return TrapHit(trap.key, trap.text, fix)
 
 
+# The rois as they were before the Sub that shifts them: the model's own input, which --run does not capture.
+UNSHIFTED_ROIS = "ROIS_BEFORE_SUB.npy"
+
+
 def pool_command(report: NodeReport, reading: Reading, features: str, rois: str, *, shifted: bool = False) -> str:
     """The `roialign pool` call that computes what `reading` says (on the unshifted rois when `shifted`)."""
     ph, pw = report.output_size
@@ -492,7 +496,9 @@ def describe(report: NodeReport, features: str = "FEATURES.npy", rois: str = "RO
             )
             if node.rois_shift is not None:
                 entry["switches_on_unshifted_rois"] = report.shifted_convention(reading).switches()
-                entry["command_on_unshifted_rois"] = pool_command(report, reading, features, rois, shifted=True)
+                entry["command_on_unshifted_rois"] = pool_command(
+                    report, reading, features, UNSHIFTED_ROIS, shifted=True
+                )
         else:
             entry.update(preset=None, unavailable=reading.unavailable)
         if reading.aligned is not None:

@@ -33,6 +33,19 @@ def trap_keys(node):
     return [t["key"] for t in node["traps"]]
 
 
+@pytest.mark.parametrize("version", [10, 16, 22])
+def test_spec_defaults_are_the_installed_onnx_schemas(version):
+    import onnx
+    from onnx import helper
+
+    from roialign_cli.onnx_reading import CTM, SPEC_DEFAULTS
+
+    schema = onnx.defs.get_schema("RoiAlign", version)
+    defaults = {name: helper.get_attribute_value(a.default_value) for name, a in schema.attributes.items()}
+    expected = {**SPEC_DEFAULTS, **({CTM: "half_pixel"} if version >= 16 else {})}
+    assert {k: v.decode() if isinstance(v, bytes) else v for k, v in defaults.items()} == expected
+
+
 def test_opset_10_without_sampling_ratio(cli, tmp_path):
     code, payload = read(cli, tmp_path, models.roialign_model(10, output_height=3, output_width=2, spatial_scale=0.5))
     (node,) = payload["nodes"]

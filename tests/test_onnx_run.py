@@ -188,6 +188,14 @@ def test_torchvision_export_emulates_aligned_with_a_minimum_size(cli, tmp_path):
     expected = np.load(tmp_path / "cap" / "roi_align.output.npy")
     pooled, _ = api.pool(feeds["X"], feeds["rois"], (3, 2), models.SCALE, Convention(**switches), "numpy")
     np.testing.assert_allclose(pooled, expected, rtol=1e-4, atol=1e-5)
+    np.save(tmp_path / "original_rois.npy", feeds["rois"])
+    words = shlex.split(
+        node["runtimes"]["openvino"]["command_on_unshifted_rois"].replace(
+            "ROIS_BEFORE_SUB.npy", str(tmp_path / "original_rois.npy")
+        )
+    )[1:]
+    assert cli(*words, "--backend", "numpy", "-o", tmp_path / "ov.npy").exit_code == 0
+    np.testing.assert_allclose(np.load(tmp_path / "ov.npy"), expected, rtol=1e-4, atol=1e-5)  # OpenVINO agrees here
     aligned, _ = api.pool(
         feeds["X"], feeds["rois"], (3, 2), models.SCALE, Convention(**{**switches, "min_size": None}), "numpy"
     )
