@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from . import presets
 from .conventions import Convention, differences, format_value
 from .onnx_model import RoiAlignNode
-from .presets import Trap
 
 RUNTIMES = ("onnx", "onnxruntime", "tensorrt", "openvino")
 # RoiAlign's versions in the ONNX standard; a model's opset picks the newest one not above it.
@@ -357,15 +356,22 @@ def _can_matter(name: str, conventions) -> bool:
     return len({format_value(getattr(c, name)) for c in acting}) > 1
 
 
-# Traps that only a model shows; the others are the presets' own (presets.TRAPS).
-ROIS_SHIFTED = Trap(
+@dataclass(frozen=True)
+class ModelTrap:
+    """A trap that only a model shows; the others are the presets' own, cited by their keys."""
+
+    key: str
+    text: str
+
+
+ROIS_SHIFTED = ModelTrap(
     "onnx-rois-shifted-before-roialign",
     "a Sub takes a constant off the rois before RoiAlign: torchvision's old opset-11 export (pytorch/vision "
     "torchvision/ops/_register_onnx_ops.py, until opset 16 was supported) and mmcv's export without custom ops "
     "emulate aligned=True this way by subtracting 0.5/spatial_scale; RoiAlign-10 still forces every roi to at "
     "least 1x1 feature pixels, so boxes smaller than that differ from aligned=True.",
 )
-TENSORRT_PLUGIN_ONLY = Trap(
+TENSORRT_PLUGIN_ONLY = ModelTrap(
     "tensorrt-plugin-node",
     "ROIAlign_TRT is a TensorRT plugin written into the graph: only TensorRT runs the model.",
 )
@@ -451,7 +457,8 @@ def _shift_traps(report: NodeReport, running) -> list[TrapHit]:
 
 
 def _hit(key: str, fix: str) -> TrapHit:
-    trap = presets.TRAPS[key]
+    """A preset's trap, by its key, with what to change in the export."""
+    trap = next(t for name in presets.names() for t in presets.get(name).traps if t.key == key)
     return TrapHit(trap.key, trap.text, fix)
 
 

@@ -31,10 +31,12 @@ PLACEHOLDERS = ("FEATURES.npy", "ROIS.npy")
 @click.option("--json", "as_json", is_flag=True, help="Print the readings as JSON on stdout.")
 @reports_errors
 def onnx_command(model, feeds, save_captured, backend, as_json):
-    """Read every RoiAlign node of MODEL.onnx (standard opsets 10, 16, 22; mmcv's MMCVRoiAlign; TensorRT's
-    ROIAlign_TRT) and say, for the ONNX spec, onnxruntime, TensorRT and OpenVINO, which roialign preset,
-    options and switches reproduce what that runtime computes, where the rule comes from, the switches on
-    which they disagree and the traps that apply, with what to change in the export.
+    """What onnxruntime, TensorRT and OpenVINO compute for each RoiAlign node of MODEL.onnx.
+
+    Every RoiAlign node (standard opsets 10, 16, 22; mmcv's MMCVRoiAlign; TensorRT's ROIAlign_TRT) is
+    read as the ONNX spec, onnxruntime, TensorRT and OpenVINO read it: the roialign preset, options and
+    switches that reproduce each, where the rule comes from, the switches on which they disagree and the
+    traps that apply, with what to change in the export.
 
     The weights are not read (external data may be missing) unless --run needs them.
     Exit status: 0 when the runtimes agree on every node (and --run finds every runtime within `diff`'s
