@@ -190,3 +190,54 @@ def caffe_roialignment_layer(conv: Convention, spec: CallSpec) -> str:
         f'layer {{ type: "ROIAlignment" bottom: "features" bottom: "rois" top: "pooled" '
         f"roi_alignment_param {{ pooled_h: {ph} pooled_w: {pw} spatial_scale: {decimal(spec.spatial_scale)} }} }}"
     )
+
+
+def roi_pool_call(conv: Convention, spec: CallSpec) -> str:
+    problem = _unreachable("RoIPool", conv, "caffe-roi-pooling")
+    if problem:
+        return problem
+    ph, pw = spec.output_size
+    return (
+        f"torchvision.ops.roi_pool(x, rois, output_size=({ph}, {pw}), spatial_scale={scale_expression(spec.spatial_scale)})"
+        f"  # = Caffe ROIPooling {{ pooled_h: {ph} pooled_w: {pw} spatial_scale: {decimal(spec.spatial_scale)} }}"
+        f' = onnx.helper.make_node("MaxRoiPool", ["X", "rois"], ["Y"], pooled_shape=[{ph}, {pw}], '
+        f"spatial_scale={decimal(spec.spatial_scale)})"
+    )
+
+
+def openvino_roi_pooling(conv: Convention, spec: CallSpec) -> str:
+    method = "bilinear" if conv.one_point_per_cell else "max"
+    problem = _unreachable("OpenVINO ROIPooling", conv, "openvino-roi-pooling", options={"method": method})
+    if problem:
+        return problem
+    ph, pw = spec.output_size
+    scale = decimal(spec.spatial_scale) if method == "max" else "1.0"  # bilinear reads normalized boxes
+    return (
+        f"openvino.runtime.opset2.roi_pooling(data, rois, output_roi=[{ph}, {pw}], spatial_scale={scale}, "
+        f"method='{method}')"
+    )
+
+
+def ps_roi_align_call(conv: Convention, spec: CallSpec) -> str:
+    problem = _unreachable("ps_roi_align", conv, "torchvision-ps-roi-align", sampling_ratio=conv.sampling_ratio)
+    if problem:
+        return problem
+    ph, pw = spec.output_size
+    sr = conv.sampling_ratio if conv.sampling_ratio > 0 else -1
+    return (
+        f"torchvision.ops.ps_roi_align(x, rois, output_size=({ph}, {pw}), "
+        f"spatial_scale={scale_expression(spec.spatial_scale)}, sampling_ratio={sr})"
+    )
+
+
+def psroi_pooling_layer(conv: Convention, spec: CallSpec) -> str:
+    ph, pw = spec.output_size
+    if ph != pw:
+        return f"no PSROIPooling layer computes a {ph}x{pw} output (group_size is both the height and the width)"
+    problem = _unreachable("PSROIPooling layer", conv, "rfcn-psroi-pooling")
+    if problem:
+        return problem
+    return (
+        f'layer {{ type: "PSROIPooling" bottom: "features" bottom: "rois" top: "pooled" psroi_pooling_param {{ '
+        f"spatial_scale: {decimal(spec.spatial_scale)} output_dim: C/{ph * pw} group_size: {ph} }} }}"
+    )
