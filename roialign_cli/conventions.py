@@ -105,7 +105,7 @@ class Convention:
         """RoIPool's grid: bins of whole pixels, each read as it is."""
         return self.grid == "pixels"
 
-    def with_(self, **changes) -> "Convention":
+    def with_(self, **changes) -> Convention:
         return replace(self, **changes)
 
     def switches(self) -> dict[str, object]:
@@ -138,7 +138,7 @@ def parse_switch(text: str) -> tuple[str, object]:
     return name, value
 
 
-def with_switches(conv: "Convention", items) -> "Convention":
+def with_switches(conv: Convention, items) -> Convention:
     """`conv` with NAME=VALUE texts applied; an impossible combination is an InputError."""
     from .errors import InputError
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from ..box_formats import FORMATS
-from ..engines import BACKENDS
-from .common import UserError, console, note, parse_scale, print_json, reports_errors
+from .common import UserError, console, note, print_json, reports_errors
+from .options import backend_option, image_size_option, json_option
+from .values import parse_scale, parse_size
 
 
 @click.command()
@@ -15,14 +16,14 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
 @click.argument("reference")
 @click.option("--from", "fmt", default="auto", show_default=True, metavar="FORMAT",
               help=f"Format of ROIS: auto ([K,5], [K,4] or SSD rows), or one of {', '.join(FORMATS)}.")
-@click.option("--image-size", metavar="WxH", help="Input image size: lets relative boxes be read x image size.")
+@image_size_option("Input image size: lets relative boxes be read x image size.")
 @click.option("--spatial-scale", metavar="S", help="Search only this scale (e.g. 1/8); default: 1 .. 1/64 "
               "and the feature/image ratio.")
-@click.option("--assume", metavar="PRESET", help="The preset you have been using: say what differs from the best match.")
+@click.option("--assume", metavar="PRESET",
+              help="The preset you have been using: say what differs from the best match.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="Candidates to list.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
-              help="The engine that pools every candidate.")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole explanation as JSON on stdout.")
+@backend_option()
+@json_option("Print the whole explanation as JSON on stdout.")
 @reports_errors
 def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, as_json):
     """Find the convention that turns FEATURES and ROIS into REFERENCE (all .npy; one may be '-').
@@ -33,7 +34,7 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     Exit 0 when a candidate matches within `roialign diff`'s default tolerance, 1 when none does
     (the closest is shown), 2 on error.
     """
-    from .. import arrayio, boxes
+    from .. import arrayio
     from ..explain import explain as run
     from ..presets import get
 
@@ -41,7 +42,7 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
         raise UserError("only one of FEATURES, ROIS and REFERENCE can be read from stdin")
     if assume:
         get(assume)  # an unknown preset fails before the search
-    size = boxes.parse_size(image_size, "image size") if image_size else None
+    size = parse_size(image_size, "image size") if image_size else None
     scale = parse_scale(spatial_scale) if spatial_scale else None
     feature_array = arrayio.load_array(features, "features")
     roi_array = _read_rois(rois, fmt)
