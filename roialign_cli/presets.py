@@ -411,7 +411,7 @@ PRESETS: tuple[Preset, ...] = (
         convention=_ROI_POOL,
         source="pytorch/vision torchvision/csrc/ops/cpu/roi_pool_kernel.cpp; onnx/onnx "
         "onnx/reference/ops/op_max_roi_pool.py; rbgirshick/caffe-fast-rcnn src/caffe/layers/roi_pooling_layer.cpp",
-        equivalent=eq.roi_pool_call,
+        renderer=eq.roi_pool_call,
         traps=(_ROI_POOL_ROUNDING, _ROI_POOL_QUANTIZED),
     ),
     Preset(
@@ -419,7 +419,7 @@ PRESETS: tuple[Preset, ...] = (
         reproduces="OpenVINO ROIPooling-1 / -2, method max or bilinear",
         convention=_ROI_POOL,
         source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_pooling.hpp",
-        equivalent=eq.openvino_roi_pooling,
+        renderer=eq.openvino_roi_pooling,
         options=(
             Option(
                 name="method",
@@ -459,7 +459,7 @@ PRESETS: tuple[Preset, ...] = (
         # x * s - 0.5 without a minimum size; adaptive grid; an empty grid is 0 / 0
         convention=_ALIGNED.with_(empty_value=math.nan, channel_mapping="position-sensitive"),
         source="pytorch/vision torchvision/csrc/ops/cpu/ps_roi_align_kernel.cpp",
-        equivalent=eq.ps_roi_align_call,
+        renderer=eq.ps_roi_align_call,
         traps=(
             _PS_CHANNELS,
             Trap(
@@ -482,7 +482,7 @@ PRESETS: tuple[Preset, ...] = (
             channel_mapping="position-sensitive",
         ),
         source="daijifeng001/caffe-rfcn src/caffe/layers/psroi_pooling_layer.cu",
-        equivalent=eq.psroi_pooling_layer,
+        renderer=eq.psroi_pooling_layer,
         traps=(
             _PS_CHANNELS,
             Trap(
