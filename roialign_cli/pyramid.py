@@ -48,10 +48,15 @@ def make_pyramid(shapes, image_size=None, spatial_scales=None) -> Pyramid:
         if image_size is None:
             raise InputError("a pyramid needs its spatial scales (--spatial-scale 1/4,1/8,...) or --image-size WxH")
         spatial_scales = [infer_scale(shape[2], image_size[1]) for shape in shapes]
+    if len(spatial_scales) != len(shapes):
+        raise InputError(f"{len(spatial_scales)} spatial scales for {len(shapes)} feature maps; give one per map")
+    return pyramid_of(spatial_scales)
+
+
+def pyramid_of(spatial_scales) -> Pyramid:
+    """The pyramid of these scales, finest first; its levels are -log2 of each where all are powers of 2."""
     scales = tuple(float(s) for s in spatial_scales)
-    if len(scales) != len(shapes):
-        raise InputError(f"{len(scales)} spatial scales for {len(shapes)} feature maps; give one per map")
-    if any(not (s > 0 and math.isfinite(s)) for s in scales):
+    if not scales or any(not (s > 0 and math.isfinite(s)) for s in scales):
         raise InputError(f"spatial scales must be positive and finite, not {list(scales)}")
     levels = [-math.log2(s) for s in scales]
     exact = all(abs(k - round(k)) < 1e-9 for k in levels)

@@ -34,19 +34,27 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
               "(the switches are listed by `roialign presets NAME`); repeatable.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option("--image-size", metavar="WxH", help="Input image size: relative (0..1) boxes are multiplied by it.")
+@click.option("--level-mapper", metavar="NAME", help="With a pyramid (FEATURES an .npz of maps or a,b,c.npy): "
+              "the framework's rule that picks each roi's level (default torchvision; `roialign presets` lists them).")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @reports_errors
 def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, aligned, mode, preset, option_items,
-         switch_items, backend, image_size, as_json):
+         switch_items, backend, image_size, level_mapper, as_json):
     """RoIAlign of FEATURES [N,C,H,W] over ROIS, both .npy files ('-' reads stdin).
 
     ROIS may be [K,5] (batch, x1, y1, x2, y2), [K,4] (x1, y1, x2, y2; batch 0), or SSD
     DetectionOutput rows [K,7] / [1,1,K,7] (batch, label, score, x1, y1, x2, y2), whose padding
     rows (batch -1) are dropped.
+
+    FEATURES may be a pyramid: an .npz holding one map per level (finest first) or p2.npy,p3.npy,...;
+    each roi is pooled from the level --level-mapper picks, with --spatial-scale 1/4,1/8,... or the
+    scales inferred from --image-size as torchvision does, and the output keeps the rois' order.
     """
     from .. import api, arrayio, boxes
     from ..conventions import with_switches
     from ..presets import resolve
+    from ..pyramid_files import pyramid_specs
+    from .pool_pyramid import pool_pyramid_command
     from .presets import parse_option_items
 
     if features == "-" and rois == "-":
@@ -56,10 +64,17 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     if output == "-" and as_json:
         raise UserError("--json prints on stdout, which -o - already fills with the array; give -o FILE")
     size = boxes.parse_size(output_size, "output size")
-    scale = parse_scale(spatial_scale)
     options = parse_option_items(option_items)
     convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
     convention = with_switches(convention, switch_items)
+    pyramid = pyramid_specs(features)
+    if pyramid:
+        return pool_pyramid_command(pyramid, rois, output, size, spatial_scale, convention, preset=preset,
+                                    options=options, backend=backend, image_size=image_size,
+                                    level_mapper=level_mapper, as_json=as_json)
+    if level_mapper:
+        raise UserError("--level-mapper needs a pyramid: FEATURES an .npz of maps or a comma-separated list of .npy")
+    scale = parse_scale(spatial_scale)
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
 
