@@ -24,8 +24,11 @@ class Comparison:
     def differ_from_reference(self) -> dict[str, int]:
         """mapper -> how many boxes it sends elsewhere than the first mapper does."""
         ref = self.levels[self.reference]
-        return {name: sum(a != b for a, b in zip(levels, ref)) for name, levels in self.levels.items()
-                if name != self.reference}
+        return {
+            name: sum(a != b for a, b in zip(levels, ref))
+            for name, levels in self.levels.items()
+            if name != self.reference
+        }
 
     def counts(self) -> dict[str, dict[str, int]]:
         """mapper -> {level name: boxes}, in pyramid order, 'none' last when some box has no level."""

@@ -42,6 +42,9 @@ class LevelMapper:
     area_plus_one: bool = False  # box sizes x2 - x1 + 1 and y2 - y1 + 1
     rounding: str = "floor"  # "floor" or "round" (half to even, as tf.round)
     log: str = "log2"  # "log2", or "ln": ln(v) / ln(2) (TensorFlow has no log2)
+    # canonical_level added before the floor/round (in float32 a tiny negative log then rounds up to it);
+    # False: after, as TensorFlow code writes floordiv(log) + 4
+    level_before_rounding: bool = True
     first_level: int | None = None  # level of the finest map; None: -log2(its spatial scale)
     max_levels: int | None = None  # the mapper only knows this many levels (P2..P5: 4)
     normalized: bool = False  # sizes from boxes normalized by the image: sqrt(h w) / (s0 / sqrt(H W))
@@ -73,8 +76,11 @@ class LevelMapper:
         log = "log2" if self.log == "log2" else "ln(.)/ln 2 of"
         inner = f"{log}({ratio} + {self.eps:g})" if self.eps and self.eps_in_log else f"{log}({ratio})"
         outer = f" + {self.eps:g}" if self.eps and not self.eps_in_log else ""
-        level = f"{self.canonical_level} + " if self.canonical_level else ""
-        return f"{self.rounding}({level}{inner}{outer}), s = {s}"
+        if not self.canonical_level:
+            return f"{self.rounding}({inner}{outer}), s = {s}"
+        if self.level_before_rounding:
+            return f"{self.rounding}({self.canonical_level} + {inner}{outer}), s = {s}"
+        return f"{self.canonical_level} + {self.rounding}({inner}{outer}), s = {s}"
 
     def levels_text(self) -> str:
         first = "-log2(finest scale)" if self.first_level is None else f"{self.first_level}"
@@ -100,10 +106,13 @@ class LevelMapper:
             value = self._ratio(area, image_size)
             exact = value + np.float32(self.eps) if self.eps_in_log else value
             log = np.log2(exact) if self.log == "log2" else np.log(exact) / np.log(np.float32(2))
-            level = log + np.float32(self.canonical_level)
+            canonical = np.float32(self.canonical_level)
+            level = log + canonical if self.level_before_rounding else log
             if not self.eps_in_log:
                 level = level + np.float32(self.eps)
             level = np.floor(level) if self.rounding == "floor" else np.round(level)
+            if not self.level_before_rounding:
+                level = level + canonical
         if self.empty == "none":
             level = np.where(area > 0, level, np.float32(np.nan))
         return level
@@ -235,6 +244,7 @@ MAPPERS: tuple[LevelMapper, ...] = (
         eps=0.0,
         rounding="round",
         log="ln",
+        level_before_rounding=False,
         first_level=2,
         max_levels=4,
         normalized=True,
@@ -246,6 +256,7 @@ MAPPERS: tuple[LevelMapper, ...] = (
         "tensorflow/models official/vision/ops/spatial_transform_ops.py (multilevel_crop_and_resize)",
         eps=0.0,
         log="ln",
+        level_before_rounding=False,
         note="no eps; levels min_level..max_level of the features given",
     ),
     LevelMapper(

@@ -34,4 +34,3 @@ def load_pyramid(specs: list[str]) -> list:
     from . import arrayio
 
     return [arrayio.load_array(spec, f"feature map {i}") for i, spec in enumerate(specs)]
-

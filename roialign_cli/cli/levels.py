@@ -21,12 +21,26 @@ def parse_scales(text: str) -> list[float]:
 
 @click.command()
 @click.argument("rois")
-@click.option("--image-size", required=True, metavar="WxH",
-              help="Input image size: relative (0..1) boxes are multiplied by it; some mappers need it.")
-@click.option("--level-mapper", "mapper_names", metavar="A,B", help="Mappers to compare (default: all of them; "
-              "the first is the one the others are counted against).")
-@click.option("--spatial-scale", "spatial_scales", default=DEFAULT_SCALES, show_default=True, metavar="S1,S2,...",
-              help="The pyramid's scales, finest first (they fix its levels: 1/4 is P2).")
+@click.option(
+    "--image-size",
+    required=True,
+    metavar="WxH",
+    help="Input image size: relative (0..1) boxes are multiplied by it; some mappers need it.",
+)
+@click.option(
+    "--level-mapper",
+    "mapper_names",
+    metavar="A,B",
+    help="Mappers to compare (default: all of them; the first is the one the others are counted against).",
+)
+@click.option(
+    "--spatial-scale",
+    "spatial_scales",
+    default=DEFAULT_SCALES,
+    show_default=True,
+    metavar="S1,S2,...",
+    help="The pyramid's scales, finest first (they fix its levels: 1/4 is P2).",
+)
 @click.option("--disagreements-only", is_flag=True, help="List only the boxes on which the mappers disagree.")
 @click.option("--json", "as_json", is_flag=True, help="Print the levels as JSON on stdout.")
 @reports_errors
@@ -58,8 +72,9 @@ def _print(result, rois, disagreements_only: bool) -> None:
 
     out = console(stderr=False)
     names = [m.name for m in result.mappers]
-    table = Table(title=f"roialign levels: {len(rois)} boxes over {', '.join(result.pyramid.level_names())}",
-                  title_justify="left")
+    table = Table(
+        title=f"roialign levels: {len(rois)} boxes over {', '.join(result.pyramid.level_names())}", title_justify="left"
+    )
     for column in ("#", "x1, y1, x2, y2", "sqrt area"):
         table.add_column(column, justify="right")
     for name in names:
@@ -70,8 +85,13 @@ def _print(result, rois, disagreements_only: bool) -> None:
         x1, y1, x2, y2 = rois[k, 1:5]
         area = max((x2 - x1) * (y2 - y1), 0.0)
         cells = [result.level_name(result.levels[n][k]) for n in names]
-        table.add_row(str(k), f"{x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f}", f"{area ** 0.5:.2f}", *cells,
-                      style="bold yellow" if k in disagree else None)
+        table.add_row(
+            str(k),
+            f"{x1:.1f}, {y1:.1f}, {x2:.1f}, {y2:.1f}",
+            f"{area**0.5:.2f}",
+            *cells,
+            style="bold yellow" if k in disagree else None,
+        )
     out.print(table)
     out.print(f"{len(result.disagreeing)} of {len(rois)} boxes go to different levels under these mappers.")
     for name, count in result.differ_from_reference().items():

@@ -13,8 +13,9 @@ def scales_given(ctx: click.Context) -> bool:
     return ctx.get_parameter_source("spatial_scale") is not click.core.ParameterSource.DEFAULT
 
 
-def pool_pyramid_command(specs, rois, output, size, spatial_scale, convention, *, preset, options, backend,
-                         image_size, level_mapper, as_json) -> None:
+def pool_pyramid_command(
+    specs, rois, output, size, spatial_scale, convention, *, preset, options, backend, image_size, level_mapper, as_json
+) -> None:
     """Load the maps and the rois, pool, write, and print the summary (the `pool` options parsed)."""
     from .. import arrayio, boxes
     from ..pyramid import pool_pyramid
@@ -31,8 +32,16 @@ def pool_pyramid_command(specs, rois, output, size, spatial_scale, convention, *
     parsed = boxes.parse_rois(arrayio.load_array(rois, "rois"))
     roi_array = _pixel_boxes(parsed.rois, image, convention)
     started = time.perf_counter()
-    result = pool_pyramid(maps, roi_array, size, convention, mapper=level_mapper or "torchvision", image_size=image,
-                          spatial_scales=scales, backend=backend)
+    result = pool_pyramid(
+        maps,
+        roi_array,
+        size,
+        convention,
+        mapper=level_mapper or "torchvision",
+        image_size=image,
+        spatial_scales=scales,
+        backend=backend,
+    )
     elapsed = time.perf_counter() - started
     if result.note and backend == "auto":
         note(result.note)
@@ -54,8 +63,10 @@ def _pixel_boxes(rois, image, convention):
     if image is not None:
         note("every roi coordinate lies in [0, 1]: read as relative boxes and multiplied by --image-size")
         return boxes.scale_relative(rois, image)
-    warn("every roi coordinate lies in [0, 1]: these look like relative boxes, but they are read as absolute "
-         "pixels, so every box goes to the finest level. Pass --image-size WxH to scale them to image pixels.")
+    warn(
+        "every roi coordinate lies in [0, 1]: these look like relative boxes, but they are read as absolute "
+        "pixels, so every box goes to the finest level. Pass --image-size WxH to scale them to image pixels."
+    )
     return rois
 
 
