@@ -63,7 +63,7 @@ def pyramid_of(spatial_scales) -> Pyramid:
     return Pyramid(scales, tuple(round(k) for k in levels) if exact else None)
 
 
-def _check_maps(maps) -> None:
+def check_maps(maps) -> None:
     if not maps:
         raise InputError("a pyramid needs at least one feature map")
     first = maps[0]
@@ -107,17 +107,17 @@ def pool_pyramid(
 ) -> PyramidResult:
     """Pool `rois` [K, 5] (batch, x1, y1, x2, y2 in input-image pixels) over `maps`, finest first."""
     maps = list(maps)
-    _check_maps(maps)
+    check_maps(maps)
     mapper = get_mapper(mapper)
     pyramid = make_pyramid([m.shape for m in maps], image_size, spatial_scales)
     rois = check_rois(rois, maps[0].shape[0])
     levels = assign_levels(rois, mapper, pyramid, image_size)
     choice = engines.choose(backend, maps[0])
-    output = _scatter(maps, rois, levels, pyramid, output_size, convention, choice.name)
+    output = pool_levels(maps, rois, levels, pyramid, output_size, convention, choice.name)
     return PyramidResult(output, levels, pyramid, mapper, choice.name, choice.note)
 
 
-def _scatter(maps, rois, levels, pyramid, output_size, convention, backend):
+def pool_levels(maps, rois, levels, pyramid, output_size, convention, backend):
     """Pool each level's rois there and write them into the rows of the rois' own order."""
     xp = _array_module(maps[0])
     ph, pw = check_output_size(output_size)
