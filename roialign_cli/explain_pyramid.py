@@ -18,7 +18,7 @@ from . import explain
 from .equivalents import scale_expression
 from .errors import InputError
 from .level_mappers import MAPPERS, LevelMapper
-from .pyramid import Pyramid, check_maps, pool_levels, assign_levels, make_pyramid
+from .pyramid import Pyramid, assign_levels, check_maps, make_pyramid, pool_levels
 from .validation import check_rois
 
 
