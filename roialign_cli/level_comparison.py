@@ -35,17 +35,14 @@ class Comparison:
         names = self.pyramid.level_names()
         out = {}
         for mapper, levels in self.levels.items():
-            tally = {name: sum(self._name(v) == name for v in levels) for name in names}
+            tally = {name: sum(self.level_name(v) == name for v in levels) for name in names}
             if None in levels:
                 tally["none"] = levels.count(None)
             out[mapper] = tally
         return out
 
-    def _name(self, level) -> str:
-        return "none" if level is None else (f"P{level}" if self.pyramid.levels else f"map {level}")
-
     def level_name(self, level) -> str:
-        return self._name(level)
+        return "none" if level is None else (f"P{level}" if self.pyramid.levels else f"map {level}")
 
     def to_dict(self) -> dict:
         return {
