@@ -270,7 +270,8 @@ MAPPERS: tuple[LevelMapper, ...] = (
         thresholds=True,
         clip_to_image=True,
         aliases=("tensorrt",),
-        note="a box of sqrt-area exactly 112 stays on P2 (strict >), where the floor rules give P3",
+        note="a box of sqrt-area exactly 112 stays on P2 (strict >), where the floor rules give P3; "
+        "the plugin's legacy (UFF) mode, with t = 224^2 * 2 / (H W) / 16, is not modeled",
     ),
     LevelMapper(
         "openvino-experimental-detectron",
