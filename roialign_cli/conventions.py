@@ -14,6 +14,7 @@ END_PLUS_ONE = ("none", "coordinate", "size")
 GRIDS = ("bins", "corners")
 POOLINGS = ("avg", "max", "corner-max")
 BORDERS = ("caffe2", "clamp", "fill", "caffe-ssd")
+INTERPOLATIONS = ("bilinear", "nearest")
 
 
 def _switch(default, doc):
@@ -38,7 +39,11 @@ class Convention:
     min_size: float | None = _switch(1.0, "roi size clamped to at least this many feature pixels; None: no clamp")
     clip_box: bool = _switch(False, "start clamped >= 0 and end <= size - 1 before sizing (Caffe SSD fork)")
     clip_bins: bool = _switch(False, "bin edges clamped to [0, size - 1] (Caffe ROIAlignment)")
-    sampling_ratio: int = _switch(0, "samples per bin and axis; 0: adaptive ceil(roi size / output size)")
+    sampling_ratio: int | tuple[int, int] = _switch(
+        0,
+        "samples per bin along each axis; 0: adaptive ceil(roi size / output size); "
+        "Y,X (height first) where the axes differ",
+    )
     grid: str = _switch(
         "bins", "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF)"
     )
@@ -47,6 +52,11 @@ class Convention:
         "'avg'; 'max': max over bilinear samples; 'corner-max': max over samples of the largest weighted corner",
     )
     max_floor: float | None = _switch(None, "max pooling's running maximum starts here (OpenVINO: 0); None: -inf")
+    interpolation: str = _switch(
+        "bilinear",
+        "how a sample reads the map: 'bilinear' (four pixels), 'nearest' (the pixel nearest the sample, "
+        "halves rounded up as C's roundf: TF crop_and_resize method='nearest')",
+    )
     border: str = _switch(
         "caffe2",
         "'caffe2': zero outside [-1, size], then edge clamp; 'clamp': edge clamp only; "
@@ -63,15 +73,21 @@ class Convention:
             ("grid", GRIDS),
             ("pooling", POOLINGS),
             ("border", BORDERS),
+            ("interpolation", INTERPOLATIONS),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.sampling_ratio < 0:
-            raise ValueError("sampling_ratio must be >= 0 (0 is adaptive)")
+        # One number when both axes agree, a (y, x) pair only where they differ: every convention
+        # has one spelling, so that equal conventions compare and hash equal.
+        object.__setattr__(self, "sampling_ratio", _ratio_value(self.sampling_ratio))
+        if self.interpolation == "nearest" and self.pooling == "corner-max":
+            raise ValueError("corner-max pools bilinear corners; nearest interpolation reads one pixel")
 
     @property
-    def adaptive(self) -> bool:
-        return self.sampling_ratio <= 0
+    def sampling_ratios(self) -> tuple[int, int]:
+        """Samples per bin along (y, x); 0 is adaptive on that axis."""
+        ratio = self.sampling_ratio
+        return (ratio, ratio) if isinstance(ratio, int) else ratio
 
     def with_(self, **changes) -> "Convention":
         return replace(self, **changes)
@@ -79,6 +95,17 @@ class Convention:
     def switches(self) -> dict[str, object]:
         """Every switch and its value, in declaration order."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _ratio_value(ratio) -> int | tuple[int, int]:
+    """An int or a (y, x) pair of ints >= 0, as the field holds it: an int when the axes agree."""
+    pair = (ratio, ratio) if isinstance(ratio, (int, float)) else tuple(ratio)
+    if len(pair) != 2 or any(isinstance(v, bool) or int(v) != v for v in pair):
+        raise ValueError(f"sampling_ratio must be an integer or a (y, x) pair of integers, not {ratio!r}")
+    y, x = (int(v) for v in pair)
+    if min(y, x) < 0:
+        raise ValueError("sampling_ratio must be >= 0 (0 is adaptive)")
+    return y if y == x else (y, x)
 
 
 def parse_switch(text: str) -> tuple[str, object]:
@@ -93,6 +120,8 @@ def parse_switch(text: str) -> tuple[str, object]:
     try:
         if value.lower() == "none" and name in ("min_size", "max_floor"):
             return name, None
+        if name == "sampling_ratio":
+            return name, _ratio_value(tuple(int(v) for v in value.split(",")))
         if isinstance(default, bool):
             if value.lower() not in ("true", "false"):
                 raise ValueError
@@ -121,6 +150,8 @@ def switch_doc(name: str) -> str:
 
 
 def format_value(value: object) -> str:
+    if isinstance(value, tuple):  # a per-axis pair, written as on the command line
+        return ",".join(map(format_value, value))
     if value is None:
         return "none"
     if isinstance(value, float) and math.isnan(value):
