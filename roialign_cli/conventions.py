@@ -15,6 +15,10 @@ GRIDS = ("bins", "corners")
 POOLINGS = ("avg", "max", "corner-max")
 BORDERS = ("caffe2", "clamp", "fill", "caffe-ssd")
 INTERPOLATIONS = ("bilinear", "nearest")
+# Feature layouts the API and CLI read: NCHW (PyTorch, ONNX, Caffe) or channels-last NHWC (TF,
+# TFLite, NNAPI). Not a switch: a layout changes where values lie, not what is computed.
+LAYOUTS = ("nchw", "nhwc")
+Y, X = 0, 1  # indices of the per-axis pairs (sampling ratios, spatial scales): height first, as output sizes
 
 
 def _switch(default, doc):

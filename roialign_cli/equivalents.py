@@ -6,12 +6,16 @@ then rebuilds the convention those arguments give (through the framework's prese
 a convention the framework cannot express (say, corner-max asked of torchvision) gets a sentence
 saying which switches no call of that framework reaches, never a call that would compute
 something else. Pure Python, like the registry that uses it.
+
+Per-axis values (a (y, x) spatial scale or sampling ratio whose axes differ) reach only NNAPI;
+the other renderers take one value for both axes (`one_value_per_axis`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .conventions import Convention, differences
 
@@ -21,14 +25,27 @@ class CallSpec:
     """The per-call numbers a framework call needs besides the convention."""
 
     output_size: tuple[int, int] = (7, 7)  # (height, width)
-    spatial_scale: float = 1 / 16
+    spatial_scale: float | tuple[float, float] = 1 / 16  # or (y, x)
+
+    @property
+    def scales(self) -> tuple[float, float]:
+        s = self.spatial_scale
+        return (float(s[0]), float(s[1])) if isinstance(s, (tuple, list)) else (float(s), float(s))
 
 
-def scale_expression(s: float) -> str:
-    """A Python expression for a scale: 1/16 for 0.0625, else the shortest float text."""
+def scale_expression(s) -> str:
+    """A Python expression for a scale: 1/16 for 0.0625, else the shortest float text; a pair
+    as Y,X (1/2,1.0), as --spatial-scale takes it."""
+    if isinstance(s, (tuple, list)):
+        return ",".join(scale_expression(v) for v in s)
     if 0 < s < 1 and (1 / s).is_integer():
         return f"1/{int(1 / s)}"
     return repr(float(s))
+
+
+def scale_text(s) -> str:
+    """A scale as --spatial-scale takes it: 0.125 or, per axis, 0.5,1 (height first)."""
+    return ",".join(f"{v:g}" for v in s) if isinstance(s, (tuple, list)) else f"{s:g}"
 
 
 def decimal(s: float) -> str:
@@ -47,10 +64,32 @@ def _unreachable(framework: str, conv: Convention, preset: str, **how) -> str | 
     return f"no {framework} call computes this convention (it cannot reach: {', '.join(changed)})"
 
 
+def one_value_per_axis(framework: str):
+    """For a renderer of a framework that takes one spatial scale and one sampling ratio for both
+    axes: a convention or call whose axes differ gets a sentence; else the renderer runs with a
+    single scale."""
+
+    def wrap(render):
+        @functools.wraps(render)
+        def checked(conv: Convention, spec: CallSpec) -> str:
+            sy, sx = spec.scales
+            if isinstance(conv.sampling_ratio, tuple) or sy != sx:
+                return (
+                    f"no {framework} call computes this convention (it takes one spatial scale and one "
+                    "sampling ratio for both axes)"
+                )
+            return render(conv, replace(spec, spatial_scale=sx))
+
+        return checked
+
+    return wrap
+
+
 def _pool_mode(conv: Convention) -> str:
     return "avg" if conv.pooling == "avg" else "max"
 
 
+@one_value_per_axis("torchvision")
 def torchvision_call(conv: Convention, spec: CallSpec) -> str:
     aligned = conv.sample_offset == 0.5
     sr = conv.sampling_ratio
@@ -68,6 +107,7 @@ def _onnx_mode(conv: Convention) -> str:
     return "half_pixel" if conv.sample_offset == 0.5 else "output_half_pixel"
 
 
+@one_value_per_axis("ONNX RoiAlign")
 def onnx_node(conv: Convention, spec: CallSpec) -> str:
     ctm, mode = _onnx_mode(conv), _pool_mode(conv)
     how = dict(options={"coordinate_transformation_mode": ctm}, sampling_ratio=conv.sampling_ratio, mode=mode)
@@ -86,6 +126,7 @@ def onnx_node(conv: Convention, spec: CallSpec) -> str:
     return node + ")  # opset 10; at opset 16 add coordinate_transformation_mode=\"output_half_pixel\""
 
 
+@one_value_per_axis("TensorRT ROIAlign_TRT")
 def tensorrt_plugin(conv: Convention, spec: CallSpec) -> str:
     ctm, mode = _onnx_mode(conv), _pool_mode(conv)
     how = dict(options={"coordinate_transformation_mode": ctm}, sampling_ratio=conv.sampling_ratio, mode=mode)
@@ -103,6 +144,7 @@ def tensorrt_plugin(conv: Convention, spec: CallSpec) -> str:
 OPENVINO_ALIGNED_MODES = {(0.0, 0.0): "asymmetric", (0.0, 0.5): "half_pixel_for_nn", (0.5, 0.5): "half_pixel"}
 
 
+@one_value_per_axis("OpenVINO ROIAlign")
 def openvino_op(conv: Convention, spec: CallSpec) -> str:
     aligned_mode = OPENVINO_ALIGNED_MODES.get((conv.pixel_offset, conv.sample_offset))
     if aligned_mode is None:
@@ -123,6 +165,7 @@ def openvino_op(conv: Convention, spec: CallSpec) -> str:
     )
 
 
+@one_value_per_axis("mmcv")
 def mmcv_module(conv: Convention, spec: CallSpec) -> str:
     aligned, mode = conv.sample_offset == 0.5, _pool_mode(conv)
     problem = _unreachable("mmcv", conv, "mmcv", aligned=aligned, sampling_ratio=conv.sampling_ratio, mode=mode)
@@ -135,6 +178,7 @@ def mmcv_module(conv: Convention, spec: CallSpec) -> str:
     )
 
 
+@one_value_per_axis("mmdetection v1")
 def mmdet_v1_module(conv: Convention, spec: CallSpec) -> str:
     problem = _unreachable("mmdetection v1", conv, "mmdet-v1", sampling_ratio=conv.sampling_ratio)
     if problem:
@@ -149,16 +193,30 @@ def mmdet_v1_module(conv: Convention, spec: CallSpec) -> str:
 def tf_crop_and_resize(conv: Convention, spec: CallSpec) -> str:
     if not math.isfinite(conv.fill_value):
         return "no tf.image.crop_and_resize call computes this convention (its fill value is not finite)"
-    value = repr(float(conv.fill_value))
-    problem = _unreachable(
-        "tf.image.crop_and_resize", conv, "tf-crop-and-resize", options={"extrapolation_value": value}
-    )
+    value, method = repr(float(conv.fill_value)), conv.interpolation
+    options = {"extrapolation_value": value, "method": method}
+    problem = _unreachable("tf.image.crop_and_resize", conv, "tf-crop-and-resize", options=options)
     if problem:
         return problem
     ph, pw = spec.output_size
     return (
         f"tf.image.crop_and_resize(image_nhwc, boxes_yxyx, box_indices, crop_size=({ph}, {pw}), "
-        f"method='bilinear', extrapolation_value={value})  # boxes normalized: 1.0 is pixel H-1 / W-1"
+        f"method='{method}', extrapolation_value={value})  # boxes normalized: 1.0 is pixel H-1 / W-1"
+    )
+
+
+def nnapi_operation(conv: Convention, spec: CallSpec) -> str:
+    ry, rx = conv.sampling_ratios
+    options = {"sampling_points_height": str(ry), "sampling_points_width": str(rx)}
+    problem = _unreachable("NNAPI ROI_ALIGN", conv, "nnapi", options=options)
+    if problem:
+        return problem
+    ph, pw = spec.output_size
+    sy, sx = spec.scales
+    return (
+        f"ANEURALNETWORKS_ROI_ALIGN inputs 3..9: output_height={ph}, output_width={pw}, "
+        f"height_ratio={decimal(1 / sy)}, width_ratio={decimal(1 / sx)}, sampling_points_height={ry}, "
+        f"sampling_points_width={rx}, layout=false (NHWC)  # boxes [K, 4] x1, y1, x2, y2 in image pixels"
     )
 
 
@@ -181,6 +239,7 @@ def caffe_ssd_layer(conv: Convention, spec: CallSpec) -> str:
     )
 
 
+@one_value_per_axis("ROIAlignment layer")
 def caffe_roialignment_layer(conv: Convention, spec: CallSpec) -> str:
     problem = _unreachable("ROIAlignment layer", conv, "caffe-roialignment")
     if problem:

@@ -23,9 +23,6 @@ import numpy as np
 
 from .conventions import Convention
 
-Y, X = 0, 1  # axis indices of the per-axis pairs (sampling ratios, spatial scales): height first
-
-
 def axis_scales(spatial_scale) -> tuple[float, float]:
     """A spatial scale as (y, x): one number serves both axes."""
     if isinstance(spatial_scale, (int, float, np.floating, np.integer)):

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from . import equivalents as eq
-from .conventions import Convention
+from .conventions import X, Y, Convention
 from .equivalents import CallSpec
 from .errors import InputError
 
-__all__ = ["CallSpec", "Option", "Preset", "PRESETS", "TRAPS", "Trap", "get", "names", "resolve"]
+__all__ = ["CallSpec", "Option", "Preset", "PRESETS", "TRAPS", "Trap", "get", "names", "option_scale", "resolve"]
 
 # The largest float32: mmcv's CUDA max pooling starts its running maximum at -FLT_MAX.
 FLT_MAX = 3.4028234663852886e38
@@ -27,8 +27,10 @@ FLT_MAX = 3.4028234663852886e38
 class Option:
     """A named variant of a preset, spelled as its framework spells it.
 
-    Either an enumeration (`values`: each value -> the switches it changes) or a free number
-    written into one switch (`number_switch`).
+    Either an enumeration (`values`: each value -> the switches it changes), a free number
+    written into one switch (`number_switch`; with `axis`, an integer sampling ratio of that axis,
+    0 adaptive), or a stride of one axis (`stride_axis`): no switch, but the call's spatial scale
+    on that axis is 1/stride (see `option_scale`).
     """
 
     name: str
@@ -36,8 +38,17 @@ class Option:
     default: str
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     number_switch: str | None = None
+    axis: int | None = None
+    stride_axis: int | None = None
 
-    def changes(self, text: str, preset: str) -> dict[str, object]:
+    def changes(self, text: str, preset: str, conv: Convention) -> dict[str, object]:
+        if self.axis is not None:
+            ratios = list(conv.sampling_ratios)
+            ratios[self.axis] = self._integer(text, preset)
+            return {self.number_switch: tuple(ratios)}
+        if self.stride_axis is not None:
+            self.stride(text, preset)  # checked here too, so that a bad stride fails wherever it is read
+            return {}
         if self.number_switch:
             try:
                 number = float(text)
@@ -51,6 +62,24 @@ class Option:
                 f"option {self.name} of preset {preset!r} must be one of {', '.join(self.values)}, not {text!r}"
             )
         return dict(self.values[text])
+
+    def _integer(self, text: str, preset: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise InputError(f"option {self.name} of preset {preset!r} must be an integer >= 0 (0: adaptive), not {text!r}")
+        return value
+
+    def stride(self, text: str, preset: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 < value < math.inf:
+            raise InputError(f"option {self.name} of preset {preset!r} must be a positive number, not {text!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -84,7 +113,7 @@ class Preset:
 
     def with_options(self, conv: Convention, chosen: Mapping[str, str]) -> Convention:
         for name, text in chosen.items():
-            conv = conv.with_(**self.option(name).changes(str(text), self.name))
+            conv = conv.with_(**self.option(name).changes(str(text), self.name, conv))
         return conv
 
 
@@ -296,7 +325,7 @@ PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         name="tf-crop-and-resize",
-        reproduces="tf.image.crop_and_resize, method='bilinear'",
+        reproduces="tf.image.crop_and_resize, method='bilinear' or 'nearest'",
         # 1.0 is the last pixel; one point per output cell from y1*(H-1) to y2*(H-1); fill outside [0, H-1]
         convention=Convention(coordinates="tf-normalized", grid="corners", border="fill", min_size=None),
         source="tensorflow/tensorflow tensorflow/core/kernels/image/crop_and_resize_op.cc",
@@ -307,6 +336,13 @@ PRESETS: tuple[Preset, ...] = (
                 doc="the value of an output point that falls outside the image",
                 default="0.0",
                 number_switch="fill_value",
+            ),
+            Option(
+                name="method",
+                doc="bilinear: each point interpolates four pixels; nearest: the pixel at roundf(point) "
+                "(halves away from zero)",
+                default="bilinear",
+                values={"bilinear": {"interpolation": "bilinear"}, "nearest": {"interpolation": "nearest"}},
             ),
         ),
         traps=(
@@ -319,6 +355,66 @@ PRESETS: tuple[Preset, ...] = (
                 "tf-one-point-per-cell",
                 "one bilinear point per output cell and no averaging: a large box is subsampled, not pooled; "
                 "crop_size 1 takes the box centre.",
+            ),
+            Trap(
+                "tf-nearest-rounds-halves-up",
+                "method='nearest' reads the pixel at roundf(point), which rounds halves away from zero (2.5 -> 3), "
+                "not NumPy's half-to-even; a point outside [0, H - 1] still gets extrapolation_value.",
+            ),
+        ),
+    ),
+    Preset(
+        name="nnapi",
+        reproduces="Android NNAPI ANEURALNETWORKS_ROI_ALIGN (API level 29 reference CPU implementation)",
+        # boxes x (1 / ratio) per axis, size max(., 1), adaptive ceil(size / out) or a fixed count per axis,
+        # samples clamped to the last row / column (rois must lie inside the map, so nothing falls outside)
+        convention=_CAFFE2,
+        source="aosp frameworks/ml/nn common/operations/RoiAlign.cpp (roiAlignNhwc)",
+        equivalent=eq.nnapi_operation,
+        options=(
+            Option(
+                name="height_ratio",
+                doc="image rows per feature row (the stride): the y spatial scale is 1/height_ratio",
+                default="1",
+                stride_axis=Y,
+            ),
+            Option(
+                name="width_ratio",
+                doc="image columns per feature column (the stride): the x spatial scale is 1/width_ratio",
+                default="1",
+                stride_axis=X,
+            ),
+            Option(
+                name="sampling_points_height",
+                doc="samples per bin along y; 0: adaptive ceil(roi height / output height)",
+                default="0",
+                number_switch="sampling_ratio",
+                axis=Y,
+            ),
+            Option(
+                name="sampling_points_width",
+                doc="samples per bin along x; 0: adaptive ceil(roi width / output width)",
+                default="0",
+                number_switch="sampling_ratio",
+                axis=X,
+            ),
+        ),
+        traps=(
+            Trap(
+                "nnapi-ratios-are-strides",
+                "height_ratio and width_ratio are strides (image pixels per feature pixel), the inverse of "
+                "spatial_scale, one per axis: --option height_ratio=H --option width_ratio=W, or "
+                "--spatial-scale 1/H,1/W.",
+            ),
+            Trap(
+                "nnapi-nhwc-by-default",
+                "the layout input false (the usual value) means NHWC maps and [K, PH, PW, C] outputs: pass "
+                "--layout nhwc.",
+            ),
+            Trap(
+                "nnapi-rejects-boxes-outside-the-map",
+                "the reference implementation fails on a box outside the map or inverted (x2 < x1); roialign "
+                "computes such boxes by Caffe2's rule instead.",
             ),
         ),
     ),
@@ -407,7 +503,7 @@ def resolve(
     preset: str | Convention | None = None,
     *,
     aligned: bool | None = None,
-    sampling_ratio: int = -1,
+    sampling_ratio: int | tuple[int, int] = -1,
     mode: str | None = None,
     options: Mapping[str, str] | None = None,
 ) -> Convention:
@@ -417,8 +513,8 @@ def resolve(
     aligned=False. `options` (name -> value, as the framework spells them) pick the preset's
     variants. `aligned` (None: the preset's own) switches to the half-pixel model (sample offset
     0.5, no minimum size) or the legacy one (no offsets, size >= 1); `sampling_ratio` -1 keeps the
-    preset's own, 0 is adaptive, n > 0 fixed; `mode` 'avg' or 'max' picks the preset's own flavour
-    of max.
+    preset's own, 0 is adaptive, n > 0 fixed, or a (y, x) pair of those; `mode` 'avg' or 'max'
+    picks the preset's own flavour of max.
     """
     named = get(preset) if isinstance(preset, str) else None
     conv = named.convention if named else preset if isinstance(preset, Convention) else _CAFFE2
@@ -432,14 +528,38 @@ def resolve(
     return _with_mode(conv, mode, named)
 
 
-def _with_sampling_ratio(conv: Convention, sampling_ratio: int | None) -> Convention:
-    if sampling_ratio is None or sampling_ratio == -1:
+def option_scale(preset: str | Convention | None, options: Mapping[str, str] | None, spatial_scale):
+    """The call's spatial scale once the preset's stride options (NNAPI's height_ratio,
+    width_ratio) are read: each sets 1/stride on its axis. A scale given for that axis other
+    than the default 1 must agree."""
+    named = get(preset) if isinstance(preset, str) else None
+    strides = [(named.option(k), v) for k, v in (options or {}).items() if named and named.option(k).stride_axis is not None]
+    if not strides:
+        return spatial_scale
+    scales = list(spatial_scale) if isinstance(spatial_scale, (tuple, list)) else [spatial_scale] * 2
+    for option, text in strides:
+        wanted, given = 1 / option.stride(text, named.name), float(scales[option.stride_axis])
+        if given != 1 and not math.isclose(given, wanted):
+            raise InputError(f"option {option.name}={text} means spatial scale {wanted:g} on its axis, not {given:g}")
+        scales[option.stride_axis] = wanted
+    return tuple(scales)
+
+
+def _with_sampling_ratio(conv: Convention, sampling_ratio) -> Convention:
+    """`conv` with a sampling ratio (or a (y, x) pair) applied; -1 on an axis keeps the convention's own."""
+    if sampling_ratio is None:
         return conv
-    if sampling_ratio < -1:
-        raise InputError(f"sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, not {sampling_ratio}")
+    pair = (sampling_ratio,) * 2 if isinstance(sampling_ratio, (int, float)) else tuple(sampling_ratio)
+    if len(pair) != 2 or any(isinstance(r, bool) or int(r) != r or r < -1 for r in pair):
+        raise InputError(
+            "sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, or a (y, x) pair of those, "
+            f"not {sampling_ratio!r}"
+        )
+    if pair == (-1, -1):
+        return conv
     if conv.grid == "corners":
         raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
-    return conv.with_(sampling_ratio=int(sampling_ratio))
+    return conv.with_(sampling_ratio=tuple(own if r == -1 else int(r) for r, own in zip(pair, conv.sampling_ratios)))
 
 
 def _with_mode(conv: Convention, mode: str | None, named: Preset | None) -> Convention:

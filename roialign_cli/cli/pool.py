@@ -7,8 +7,9 @@ import time
 
 import click
 
+from ..conventions import LAYOUTS
 from ..engines import BACKENDS
-from .common import UserError, console, note, parse_scale, print_json, reports_errors, warn
+from .common import UserError, console, note, parse_sampling_ratio, parse_scales, print_json, reports_errors, warn
 
 
 @click.command()
@@ -17,10 +18,12 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
 @click.option("-o", "--output", metavar="OUT", help="Write the pooled array here (.npy); '-' for stdout. "
               "Without it the array goes to stdout when stdout is a pipe, and nowhere otherwise.")
 @click.option("--output-size", default="7", show_default=True, help="Pooled size: 7, or HxW such as 7x7.")
-@click.option("--spatial-scale", default="1", show_default=True,
-              help="Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8.")
-@click.option("--sampling-ratio", type=int, default=-1, show_default=True,
-              help="Samples per bin and axis: -1 the preset's own, 0 adaptive, n fixed.")
+@click.option("--spatial-scale", default="1", show_default=True, metavar="S|Y,X",
+              help="Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8; a pair Y,X (height first) "
+              "where the axes differ, e.g. 1/2,1.")
+@click.option("--sampling-ratio", default="-1", show_default=True, metavar="N|Y,X",
+              help="Samples per bin and axis: -1 the preset's own, 0 adaptive, n fixed; a pair Y,X (height "
+              "first) where the axes differ, e.g. 0,4.")
 @click.option("--aligned/--no-aligned", default=None, help="Half-pixel offset (torchvision aligned=True). "
               "Default: the preset's own; without a preset, --no-aligned.")
 @click.option("--mode", type=click.Choice(["avg", "max"]), default=None,
@@ -34,11 +37,14 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
               "(the switches are listed by `roialign presets NAME`); repeatable.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option("--image-size", metavar="WxH", help="Input image size: relative (0..1) boxes are multiplied by it.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="nchw", show_default=True,
+              help="FEATURES layout; nhwc reads channels-last maps (TF, TFLite, NNAPI) and writes [K,PH,PW,C].")
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
 @reports_errors
 def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, aligned, mode, preset, option_items,
-         switch_items, backend, image_size, as_json):
-    """RoIAlign of FEATURES [N,C,H,W] over ROIS, both .npy files ('-' reads stdin).
+         switch_items, backend, image_size, layout, as_json):
+    """RoIAlign of FEATURES [N,C,H,W] (or [N,H,W,C] with --layout nhwc) over ROIS, both .npy files
+    ('-' reads stdin). The output is [K,C,PH,PW], or [K,PH,PW,C] with --layout nhwc.
 
     ROIS may be [K,5] (batch, x1, y1, x2, y2), [K,4] (x1, y1, x2, y2; batch 0), or SSD
     DetectionOutput rows [K,7] / [1,1,K,7] (batch, label, score, x1, y1, x2, y2), whose padding
@@ -46,7 +52,8 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     """
     from .. import api, arrayio, boxes
     from ..conventions import with_switches
-    from ..presets import resolve
+    from ..equivalents import scale_text
+    from ..presets import option_scale, resolve
     from .presets import parse_option_items
 
     if features == "-" and rois == "-":
@@ -56,9 +63,10 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     if output == "-" and as_json:
         raise UserError("--json prints on stdout, which -o - already fills with the array; give -o FILE")
     size = boxes.parse_size(output_size, "output size")
-    scale = parse_scale(spatial_scale)
     options = parse_option_items(option_items)
-    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
+    scale = option_scale(preset, options, parse_scales(spatial_scale))
+    ratio = parse_sampling_ratio(sampling_ratio)
+    convention = resolve(preset, aligned=aligned, sampling_ratio=ratio, mode=mode, options=options)
     convention = with_switches(convention, switch_items)
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
@@ -71,13 +79,13 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     elif convention.coordinates == "absolute" and boxes.looks_relative(roi_array[:, 1:5]):
         warn(
             f"every roi coordinate lies in [0, 1]: these look like relative boxes, but they are read as absolute "
-            f"pixels x spatial scale {scale:g}, so each box covers less than one feature pixel. "
+            f"pixels x spatial scale {scale_text(scale)}, so each box covers less than one feature pixel. "
             "Pass --image-size WxH to scale them to image pixels, or use a preset that reads relative boxes "
             "(caffe-ssd-roialign reads them x the feature size)."
         )
 
     started = time.perf_counter()
-    result, choice = api.pool(feature_array, roi_array, size, scale, convention, backend)
+    result, choice = api.pool(feature_array, roi_array, size, scale, convention, backend, layout)
     elapsed = time.perf_counter() - started
     if choice.note and backend == "auto":
         note(choice.note)
@@ -85,7 +93,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
         arrayio.save_array(output, result, inputs=[features, rois])
 
     summary = {
-        "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype)},
+        "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype), "layout": layout},
         "rois": {"count": len(roi_array), "read_as": parsed.layout, "padding_rows_dropped": parsed.dropped},
         "output": {"shape": list(result.shape), "dtype": str(result.dtype), "path": output},
         "preset": preset,
@@ -106,18 +114,20 @@ def _print_summary(summary, out) -> None:
     from rich.table import Table
 
     from ..conventions import format_value
+    from ..equivalents import scale_text
 
     table = Table(title="roialign pool", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     f, r, o = summary["features"], summary["rois"], summary["output"]
-    table.add_row("features", f"{f['shape']} {f['dtype']}")
+    table.add_row("features", f"{f['shape']} {f['dtype']} {f['layout'].upper()}")
     dropped = f", {r['padding_rows_dropped']} padding rows dropped" if r["padding_rows_dropped"] else ""
     table.add_row("rois", f"{r['count']} read as {r['read_as']}{dropped}")
     table.add_row("output", f"{o['shape']} {o['dtype']} -> {o['path'] or '(not written: give -o OUT)'}")
     options = "".join(f", {k}={v}" for k, v in summary["options"].items())
     table.add_row("preset", (summary["preset"] or "(none: torchvision semantics)") + options)
-    table.add_row("scale / size", f"{summary['spatial_scale']:g} / {summary['output_size'][0]}x{summary['output_size'][1]}")
+    size = f"{summary['output_size'][0]}x{summary['output_size'][1]}"
+    table.add_row("scale / size", f"{scale_text(summary['spatial_scale'])} / {size}")
     table.add_row("switches", ", ".join(f"{k}={format_value(v)}" for k, v in summary["convention"].items()))
     table.add_row("backend", f"{summary['backend']} in {summary['seconds'] * 1000:.1f} ms")
     out.print(table)

@@ -9,7 +9,7 @@ import math
 
 import click
 
-from .common import UserError, console, parse_scale, print_json, reports_errors
+from .common import UserError, console, parse_sampling_ratio, parse_scales, print_json, reports_errors
 
 
 def parse_option_items(items) -> dict[str, str]:
@@ -30,9 +30,10 @@ def parse_option_items(items) -> dict[str, str]:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the registry (or one preset) as JSON on stdout.")
 @click.option("--output-size", default="7", show_default=True, help="Output size for the equivalent calls: 7 or HxW.")
-@click.option("--spatial-scale", default="1/16", show_default=True, help="Spatial scale for the equivalent calls.")
-@click.option("--sampling-ratio", type=int, default=-1, show_default=True,
-              help="With NAME: -1 the preset's own, 0 adaptive, n fixed.")
+@click.option("--spatial-scale", default="1/16", show_default=True, metavar="S|Y,X",
+              help="Spatial scale for the equivalent calls; a pair Y,X where the axes differ.")
+@click.option("--sampling-ratio", default="-1", show_default=True, metavar="N|Y,X",
+              help="With NAME: -1 the preset's own, 0 adaptive, n fixed; a pair Y,X where the axes differ.")
 @click.option("--aligned/--no-aligned", default=None, help="With NAME: the half-pixel or the legacy model.")
 @click.option("--mode", type=click.Choice(["avg", "max"]), default=None, help="With NAME: the preset's avg or max.")
 @click.option("--option", "option_items", multiple=True, metavar="NAME=VALUE",
@@ -47,14 +48,17 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
     --aligned, --mode and --option change the convention as they do for `roialign pool`.
     """
     from .. import presets as registry
-    from ..sizes import parse_size
     from ..equivalents import CallSpec
+    from ..presets import option_scale
+    from ..sizes import parse_size
 
     ph, pw = parse_size(output_size, "output size")
-    spec = CallSpec(output_size=(ph, pw), spatial_scale=parse_scale(spatial_scale))
-    changes = dict(aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=parse_option_items(option_items))
+    ratio, options = parse_sampling_ratio(sampling_ratio), parse_option_items(option_items)
+    scale = option_scale(name, options, parse_scales(spatial_scale)) if name else parse_scales(spatial_scale)
+    spec = CallSpec(output_size=(ph, pw), spatial_scale=scale)
+    changes = dict(aligned=aligned, sampling_ratio=ratio, mode=mode, options=options)
     if name is None:
-        if aligned is not None or sampling_ratio != -1 or mode or option_items:
+        if aligned is not None or ratio != -1 or mode or option_items:
             raise UserError("--sampling-ratio, --aligned, --mode and --option need a preset NAME")
         described = [_describe(p, p.convention, spec) for p in registry.PRESETS]
         if as_json:
@@ -92,6 +96,8 @@ def _describe(preset, convention, spec) -> dict:
                 "default": o.default,
                 "values": {v: {k: _json_number(x) for k, x in c.items()} for v, c in o.values.items()},
                 "number_switch": o.number_switch,
+                "axis": None if o.axis is None else "yx"[o.axis],
+                "stride_axis": None if o.stride_axis is None else "yx"[o.stride_axis],
             }
             for o in preset.options
         ],
@@ -111,6 +117,10 @@ def _switches_text(switches: dict) -> str:
 
 
 def _choices(option: dict) -> str:
+    if option["stride_axis"]:
+        return f"a stride > 0 (spatial scale 1/stride along {option['stride_axis']})"
+    if option["axis"]:
+        return f"an integer >= 0 (samples along {option['axis']}; 0 adaptive)"
     return "a number" if option["number_switch"] else " | ".join(option["values"])
 
 
@@ -122,9 +132,11 @@ def _print_table(described: list, spec) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from ..equivalents import scale_text
+
     table = Table(
         title=f"roialign presets: calls for output {spec.output_size[0]}x{spec.output_size[1]}, spatial scale "
-        f"{spec.spatial_scale:g} (`roialign presets NAME` shows one in detail)",
+        f"{scale_text(spec.spatial_scale)} (`roialign presets NAME` shows one in detail)",
         title_justify="left",
         show_lines=True,
     )
@@ -147,6 +159,7 @@ def _print_detail(p: dict, spec) -> None:
     from rich.table import Table
 
     from ..conventions import format_value, switch_doc
+    from ..equivalents import scale_text
 
     out = console(stderr=False)
     aliases = f" (aliases: {', '.join(p['aliases'])})" if p["aliases"] else ""
@@ -179,5 +192,5 @@ def _print_detail(p: dict, spec) -> None:
         out.print("[bold]traps[/bold]")
         out.print(traps)
     size = f"{spec.output_size[0]}x{spec.output_size[1]}"
-    out.print(f"[bold]equivalent call[/bold] (output {size}, spatial scale {spec.spatial_scale:g}):")
+    out.print(f"[bold]equivalent call[/bold] (output {size}, spatial scale {scale_text(spec.spatial_scale)}):")
     out.print(f"  {escape(p['equivalent'])}", soft_wrap=True)

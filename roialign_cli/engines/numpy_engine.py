@@ -28,12 +28,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..conventions import Convention
+from ..conventions import X, Y, Convention
 from ..geometry import (
     AxisGeometry,
     AxisTaps,
-    X,
-    Y,
     axis_geometry,
     axis_scales,
     axis_taps,

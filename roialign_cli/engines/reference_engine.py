@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conventions import Convention
-from ..geometry import X, Y, axis_geometry, axis_scales, axis_taps, compute_dtype, sample_positions
+from ..conventions import X, Y, Convention
+from ..geometry import axis_geometry, axis_scales, axis_taps, compute_dtype, sample_positions
 
 
 def pool(features, rois, output_size, spatial_scale, conv: Convention) -> np.ndarray:
