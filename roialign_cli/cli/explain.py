@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from ..box_formats import FORMATS
+from ..conventions import LAYOUTS
 from ..engines import BACKENDS
-from .common import UserError, console, note, parse_scale, print_json, reports_errors
+from .common import UserError, console, note, parse_scales, print_json, reports_errors
 
 
 @click.command()
@@ -16,15 +17,17 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
 @click.option("--from", "fmt", default="auto", show_default=True, metavar="FORMAT",
               help=f"Format of ROIS: auto ([K,5], [K,4] or SSD rows), or one of {', '.join(FORMATS)}.")
 @click.option("--image-size", metavar="WxH", help="Input image size: lets relative boxes be read x image size.")
-@click.option("--spatial-scale", metavar="S", help="Search only this scale (e.g. 1/8); default: 1 .. 1/64 "
-              "and the feature/image ratio.")
+@click.option("--spatial-scale", metavar="S|Y,X", help="Search only this scale (e.g. 1/8, or 1/2,1 per axis); "
+              "default: 1 .. 1/64 and the feature/image ratio (per axis where the aspects differ).")
 @click.option("--assume", metavar="PRESET", help="The preset you have been using: say what differs from the best match.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="Candidates to list.")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
               help="The engine that pools every candidate.")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="nchw", show_default=True,
+              help="nhwc: FEATURES are [N,H,W,C] and REFERENCE [K,PH,PW,C] (TF, TFLite, NNAPI).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole explanation as JSON on stdout.")
 @reports_errors
-def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, as_json):
+def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, layout, as_json):
     """Find the convention that turns FEATURES and ROIS into REFERENCE (all .npy; one may be '-').
 
     Every preset with its options and modes is tried with every reading of the boxes (absolute
@@ -42,12 +45,12 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     if assume:
         get(assume)  # an unknown preset fails before the search
     size = boxes.parse_size(image_size, "image size") if image_size else None
-    scale = parse_scale(spatial_scale) if spatial_scale else None
+    scale = parse_scales(spatial_scale) if spatial_scale else None
     feature_array = arrayio.load_array(features, "features")
     roi_array = _read_rois(rois, fmt)
     reference_array = arrayio.load_array(reference, "reference")
     result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
-                 assume=assume, top=top, paths=(features, rois), backend=backend)
+                 assume=assume, top=top, paths=(features, rois), backend=backend, layout=layout)
     if result.engine.note and backend == "auto":
         note(result.engine.note)
     if as_json:
