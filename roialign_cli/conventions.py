@@ -125,7 +125,8 @@ def parse_switch(text: str) -> tuple[str, object]:
         if value.lower() == "none" and name in ("min_size", "max_floor"):
             return name, None
         if name == "sampling_ratio":
-            return name, _ratio_value(tuple(int(v) for v in value.split(",")))
+            ratios = tuple(int(v) for v in value.split(","))
+            return name, _ratio_value(ratios[0] if len(ratios) == 1 else ratios)
         if isinstance(default, bool):
             if value.lower() not in ("true", "false"):
                 raise ValueError

@@ -528,10 +528,10 @@ def resolve(
     return _with_mode(conv, mode, named)
 
 
-def option_scale(preset: str | Convention | None, options: Mapping[str, str] | None, spatial_scale):
+def option_scale(preset: str | Convention | None, options: Mapping[str, str] | None, spatial_scale, explicit=True):
     """The call's spatial scale once the preset's stride options (NNAPI's height_ratio,
-    width_ratio) are read: each sets 1/stride on its axis. A scale given for that axis other
-    than the default 1 must agree."""
+    width_ratio) are read: each sets 1/stride on its axis. An `explicit` scale for that axis
+    other than the default 1 must agree; a default one (explicit False) is replaced."""
     named = get(preset) if isinstance(preset, str) else None
     strides = [(named.option(k), v) for k, v in (options or {}).items() if named and named.option(k).stride_axis is not None]
     if not strides:
@@ -539,7 +539,7 @@ def option_scale(preset: str | Convention | None, options: Mapping[str, str] | N
     scales = list(spatial_scale) if isinstance(spatial_scale, (tuple, list)) else [spatial_scale] * 2
     for option, text in strides:
         wanted, given = 1 / option.stride(text, named.name), float(scales[option.stride_axis])
-        if given != 1 and not math.isclose(given, wanted):
+        if explicit and given != 1 and not math.isclose(given, wanted):
             raise InputError(f"option {option.name}={text} means spatial scale {wanted:g} on its axis, not {given:g}")
         scales[option.stride_axis] = wanted
     return tuple(scales)

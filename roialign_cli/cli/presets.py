@@ -30,8 +30,9 @@ def parse_option_items(items) -> dict[str, str]:
 @click.argument("name", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print the registry (or one preset) as JSON on stdout.")
 @click.option("--output-size", default="7", show_default=True, help="Output size for the equivalent calls: 7 or HxW.")
-@click.option("--spatial-scale", default="1/16", show_default=True, metavar="S|Y,X",
-              help="Spatial scale for the equivalent calls; a pair Y,X where the axes differ.")
+@click.option("--spatial-scale", metavar="S|Y,X",
+              help="Spatial scale for the equivalent calls (default 1/16, or a preset's stride options); "
+              "a pair Y,X where the axes differ.")
 @click.option("--sampling-ratio", default="-1", show_default=True, metavar="N|Y,X",
               help="With NAME: -1 the preset's own, 0 adaptive, n fixed; a pair Y,X where the axes differ.")
 @click.option("--aligned/--no-aligned", default=None, help="With NAME: the half-pixel or the legacy model.")
@@ -54,7 +55,7 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
 
     ph, pw = parse_size(output_size, "output size")
     ratio, options = parse_sampling_ratio(sampling_ratio), parse_option_items(option_items)
-    scale = option_scale(name, options, parse_scales(spatial_scale)) if name else parse_scales(spatial_scale)
+    scale = option_scale(name, options, parse_scales(spatial_scale or "1/16"), explicit=spatial_scale is not None)
     spec = CallSpec(output_size=(ph, pw), spatial_scale=scale)
     changes = dict(aligned=aligned, sampling_ratio=ratio, mode=mode, options=options)
     if name is None:
