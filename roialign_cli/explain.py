@@ -187,8 +187,11 @@ def _scales(features_shape, image_size, given) -> list:
 
 
 def _same_scale(a, b) -> bool:
-    pair = lambda s: tuple(s) if isinstance(s, (tuple, list)) else (s, s)  # noqa: E731
-    return all(math.isclose(u, v) for u, v in zip(pair(a), pair(b)))
+    return all(math.isclose(u, v) for u, v in zip(_scale_pair(a), _scale_pair(b)))
+
+
+def _scale_pair(s) -> tuple[float, float]:
+    return tuple(s) if isinstance(s, (tuple, list)) else (s, s)
 
 
 def candidates(rois, features_shape, image_size=None, spatial_scale=None) -> list[Candidate]:

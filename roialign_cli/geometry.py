@@ -23,6 +23,7 @@ import numpy as np
 
 from .conventions import Convention
 
+
 def axis_scales(spatial_scale) -> tuple[float, float]:
     """A spatial scale as (y, x): one number serves both axes."""
     if isinstance(spatial_scale, (int, float, np.floating, np.integer)):

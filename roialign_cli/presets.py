@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from . import equivalents as eq
-from .conventions import X, Y, Convention
+from .conventions import Convention, X, Y
 from .equivalents import CallSpec
 from .errors import InputError
 

@@ -95,12 +95,17 @@ def test_presets_lists_the_method_option_and_nnapi(cli):
     assert "method" in text and "bilinear | nearest" in text
     call = json.loads(cli("presets", "tf-crop-and-resize", "--option", "method=nearest", "--json").stdout)
     assert "method='nearest'" in call["equivalent"] and call["switches"]["interpolation"] == "nearest"
-    nnapi = json.loads(cli("presets", "nnapi", "--spatial-scale", "1/8,1/16", "--sampling-ratio", "2,0", "--json").stdout)
+    nnapi = json.loads(
+        cli("presets", "nnapi", "--spatial-scale", "1/8,1/16", "--sampling-ratio", "2,0", "--json").stdout
+    )
     assert "height_ratio=8, width_ratio=16, sampling_points_height=2, sampling_points_width=0" in nnapi["equivalent"]
     by_options = json.loads(cli("presets", "nnapi", "--option", "height_ratio=8", "--option", "width_ratio=16",
                                 "--option", "sampling_points_height=2", "--json").stdout)  # fmt: skip
     assert by_options["equivalent"] == nnapi["equivalent"]
-    calls = {p["name"]: p["equivalent"] for p in json.loads(cli("presets", "--spatial-scale", "1/2,1", "--json").stdout)["presets"]}
+    calls = {
+        p["name"]: p["equivalent"]
+        for p in json.loads(cli("presets", "--spatial-scale", "1/2,1", "--json").stdout)["presets"]
+    }
     assert calls["caffe2"].startswith("no torchvision call computes this convention (it takes one spatial scale")
     assert "height_ratio=2, width_ratio=1" in calls["nnapi"]
     assert "nnapi" in cli("presets", "--spatial-scale", "1/2,1").stdout
@@ -126,7 +131,9 @@ def scene():
 def test_explain_finds_tf_nearest(scene):
     rng, boxes = scene
     features = rng.standard_normal((2, 4, 16, 20)).astype(np.float32)
-    reference = numpy_engine.pool(features, boxes, (5, 4), 1.0, resolve("tf-crop-and-resize", options={"method": "nearest"}))
+    reference = numpy_engine.pool(
+        features, boxes, (5, 4), 1.0, resolve("tf-crop-and-resize", options={"method": "nearest"})
+    )
     result = explain(features, boxes, reference)
     assert result.matched and result.best_label == "tf-crop-and-resize method=nearest"
     assert "--option method=nearest" in result.command

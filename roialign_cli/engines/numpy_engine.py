@@ -28,7 +28,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..conventions import X, Y, Convention
+from ..conventions import Convention, X, Y
 from ..geometry import (
     AxisGeometry,
     AxisTaps,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conventions import X, Y, Convention
+from ..conventions import Convention, X, Y
 from ..geometry import axis_geometry, axis_scales, axis_taps, compute_dtype, sample_positions
 
 
