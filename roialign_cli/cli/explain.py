@@ -32,7 +32,9 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
 
     Every preset with its options and modes is tried with every reading of the boxes (absolute
     pixels x spatial scale, relative x image size, relative x feature size, TF normalized), spatial
-    scales from 1 to 1/64 and sampling ratios adaptive and 1..4. The output size is REFERENCE's.
+    scales from 1 to 1/64 (and, with --image-size, the feature/image ratio, per axis where the
+    aspects differ) and sampling ratios adaptive and 1..4; TF references also with method=nearest.
+    The output size is REFERENCE's.
     Exit 0 when a candidate matches within `roialign diff`'s default tolerance, 1 when none does
     (the closest is shown), 2 on error.
     """
