@@ -7,6 +7,7 @@ This module is pure Python so that `roialign --help` and `roialign presets` stay
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, fields, replace
 
 COORDINATES = ("absolute", "relative-feature", "tf-normalized")
@@ -103,7 +104,7 @@ class Convention:
 
 def _ratio_value(ratio) -> int | tuple[int, int]:
     """An int or a (y, x) pair of ints >= 0, as the field holds it: an int when the axes agree."""
-    pair = (ratio, ratio) if isinstance(ratio, (int, float)) else tuple(ratio)
+    pair = (ratio, ratio) if isinstance(ratio, numbers.Real) else tuple(ratio)
     if len(pair) != 2 or any(isinstance(v, bool) or int(v) != v for v in pair):
         raise ValueError(f"sampling_ratio must be an integer or a (y, x) pair of integers, not {ratio!r}")
     y, x = (int(v) for v in pair)

@@ -9,6 +9,7 @@ Pure Python: importing this must not pull in NumPy.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
@@ -69,7 +70,9 @@ class Option:
         except ValueError:
             value = -1
         if value < 0:
-            raise InputError(f"option {self.name} of preset {preset!r} must be an integer >= 0 (0: adaptive), not {text!r}")
+            raise InputError(
+                f"option {self.name} of preset {preset!r} must be an integer >= 0 (0: adaptive), not {text!r}"
+            )
         return value
 
     def stride(self, text: str, preset: str) -> float:
@@ -549,8 +552,8 @@ def _with_sampling_ratio(conv: Convention, sampling_ratio) -> Convention:
     """`conv` with a sampling ratio (or a (y, x) pair) applied; -1 on an axis keeps the convention's own."""
     if sampling_ratio is None:
         return conv
-    pair = (sampling_ratio,) * 2 if isinstance(sampling_ratio, (int, float)) else tuple(sampling_ratio)
-    if len(pair) != 2 or any(isinstance(r, bool) or int(r) != r or r < -1 for r in pair):
+    pair = (sampling_ratio,) * 2 if isinstance(sampling_ratio, numbers.Real) else tuple(sampling_ratio)
+    if len(pair) != 2 or not all(_is_ratio(r) for r in pair):
         raise InputError(
             "sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, or a (y, x) pair of those, "
             f"not {sampling_ratio!r}"
@@ -560,6 +563,11 @@ def _with_sampling_ratio(conv: Convention, sampling_ratio) -> Convention:
     if conv.grid == "corners":
         raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
     return conv.with_(sampling_ratio=tuple(own if r == -1 else int(r) for r, own in zip(pair, conv.sampling_ratios)))
+
+
+def _is_ratio(r) -> bool:
+    """-1, 0 or a positive integer (any integral number type, not a bool)."""
+    return isinstance(r, numbers.Real) and not isinstance(r, bool) and int(r) == r and r >= -1
 
 
 def _with_mode(conv: Convention, mode: str | None, named: Preset | None) -> Convention:

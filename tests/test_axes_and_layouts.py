@@ -39,8 +39,10 @@ def test_resolve_sets_one_axis_and_keeps_the_other():
     assert resolve("caffe2", sampling_ratio=(0, 4)).sampling_ratios == (0, 4)
     assert resolve("caffe-ssd-roialign", sampling_ratio=(-1, 3)).sampling_ratios == (1, 3)
     assert resolve("caffe2", sampling_ratio=(-1, -1)) == resolve("caffe2")
-    with pytest.raises(InputError, match="sampling ratio must be"):
-        resolve("caffe2", sampling_ratio=(0, -2))
+    assert resolve("caffe2", sampling_ratio=np.array([0, 4])).sampling_ratios == (0, 4)  # NumPy integers too
+    for bad in [(0, -2), ("a", "b"), (0.5, 1), (True, 1), (1, 2, 3)]:
+        with pytest.raises(InputError, match="sampling ratio must be"):
+            resolve("caffe2", sampling_ratio=bad)
 
 
 def test_per_axis_scale_is_the_uniform_scale_on_each_axis(rng):
