@@ -536,7 +536,8 @@ def option_scale(preset: str | Convention | None, options: Mapping[str, str] | N
     width_ratio) are read: each sets 1/stride on its axis. An `explicit` scale for that axis
     other than the default 1 must agree; a default one (explicit False) is replaced."""
     named = get(preset) if isinstance(preset, str) else None
-    strides = [(named.option(k), v) for k, v in (options or {}).items() if named and named.option(k).stride_axis is not None]
+    chosen = [(named.option(k), v) for k, v in (options or {}).items()] if named else []
+    strides = [(option, v) for option, v in chosen if option.stride_axis is not None]
     if not strides:
         return spatial_scale
     scales = list(spatial_scale) if isinstance(spatial_scale, (tuple, list)) else [spatial_scale] * 2
