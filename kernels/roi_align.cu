@@ -255,9 +255,9 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
                                   double empty_value) {
     using namespace roialign;
     typedef typename Compute<T>::type C;
-    const Convention conv = {coordinates, pixel_offset, sample_offset, end_plus_one,  min_size,
-                             clip_box != 0, clip_bins != 0, grid,    pooling,       max_floor,
-                             border,      interpolation, fill_value, empty_value};
+    const Convention conv = {coordinates,   pixel_offset,  sample_offset, end_plus_one, min_size,
+                             clip_box != 0, clip_bins != 0, grid,         pooling,      max_floor,
+                             border,        interpolation, fill_value,    empty_value};
     const int tiles = (channels + channel_tile - 1) / channel_tile;
     const long long k = blockIdx.x / tiles;
     const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;
