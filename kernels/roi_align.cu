@@ -3,8 +3,10 @@
 // The algorithm is Caffe2's RoIAlignForward: each output bin of a roi takes a regular grid of
 // sample points, reads each point by bilinear interpolation and pools the values. Every switch
 // of the convention model (coordinates, offsets, end +1, minimum size, box and bin clipping,
-// fixed or adaptive sampling, bin grid, corner grid or RoIPool's whole pixels, box rounding,
-// avg / max / corner-max, border rule, fill and empty values) arrives as a scalar argument, so one compiled kernel serves every
+// fixed or adaptive sampling per axis, bin grid, corner grid or RoIPool's whole pixels, box
+// rounding, avg / max / corner-max, border rule, bilinear or nearest interpolation, fill and
+// empty values) and the spatial scale of each
+// axis arrive as scalar arguments, so one compiled kernel serves every
 // preset. roialign_cli/geometry.py is the specification: the geometry below runs in the same
 // precision and the same order of operations, so that floors and adaptive grid sizes agree with
 // it exactly (the tests hold this kernel to the reference engine built on it).
@@ -38,13 +40,13 @@ enum Grid { GRID_BINS = 0, GRID_CORNERS = 1, GRID_CORNERS_PINNED = 2, GRID_PIXEL
 enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2 };
 enum Pooling { POOL_AVG = 0, POOL_MAX = 1, POOL_CORNER_MAX = 2 };
 enum Border { BORDER_CAFFE2 = 0, BORDER_CLAMP = 1, BORDER_FILL = 2, BORDER_CAFFE_SSD = 3 };
+enum Interpolation { BILINEAR = 0, NEAREST = 1 };
 
 // Larger adaptive grids would take longer than any caller waits; the cap only keeps the
 // float-to-int conversion defined for absurd rois.
 const int MAX_GRID = 1 << 30;
 
 struct Convention {
-    double spatial_scale;
     int coordinates;
     int box_rounding;
     double pixel_offset;
@@ -53,11 +55,11 @@ struct Convention {
     double min_size;  // -inf: no minimum
     bool clip_box;
     bool clip_bins;
-    int sampling_ratio;  // 0: adaptive
     int grid;
     int pooling;
     double max_floor;  // -inf: no floor
     int border;
+    int interpolation;
     double fill_value;
     double empty_value;
 };
@@ -82,7 +84,9 @@ template <typename C> __device__ inline C nan_max(C a, C b) {
     return (b != b || b > a) ? b : a;
 }
 
-// Where one axis of a roi lies in feature pixels, its bin size and its samples per bin.
+// Where one axis of a roi lies in feature pixels, its bin size and its samples per bin. On the
+// corner grid (TF) `start` is the first point (the centre for one point) and `bin` the step
+// between points, in TensorFlow's order of operations (see roialign_cli/geometry.py).
 template <typename C> struct Axis {
     C start;
     C end;
@@ -91,8 +95,9 @@ template <typename C> struct Axis {
 };
 
 template <typename C>
-__device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, const Convention& conv) {
-    const double scale = conv.coordinates == ABSOLUTE           ? conv.spatial_scale
+__device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, double spatial_scale,
+                                 int sampling_ratio, const Convention& conv) {
+    const double scale = conv.coordinates == ABSOLUTE           ? spatial_scale
                          : conv.coordinates == RELATIVE_FEATURE ? (double)length
                                                                 : (double)(length - 1);  // tf-normalized
     const double end_extra = conv.end_plus_one == END_COORDINATE ? 1.0 : 0.0;
@@ -119,10 +124,20 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, c
     const C min_size = (C)conv.min_size;
     size = size < min_size ? min_size : size;
     axis.bin = size / C(pooled);
-    if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED || conv.grid == GRID_PIXELS) {
+    if (conv.grid == GRID_PIXELS) {
         axis.grid = 1;  // whole-pixel bins count their pixels in pixel_range
-    } else if (conv.sampling_ratio > 0) {
-        axis.grid = conv.sampling_ratio;
+    } else if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED) {
+        axis.grid = 1;
+        if (pooled == 1) {
+            const double middle = (double)((C)a + (C)b + (C)end_extra);
+            axis.start = (C)((0.5 * middle + conv.pixel_offset) * scale - conv.sample_offset);
+            axis.bin = C(0);
+        } else {
+            const C extent = ((C)b + (C)end_extra) - (C)a;
+            axis.bin = (C)((double)extent * scale) / C(pooled - 1);
+        }
+    } else if (sampling_ratio > 0) {
+        axis.grid = sampling_ratio;
     } else {
         // an inverted roi (no minimum size) has a negative bin: no samples
         const C cells = ceil(axis.bin);
@@ -134,11 +149,8 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, c
 // Coordinate of sample i of bin p along one axis.
 template <typename C>
 __device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int length, const Convention& conv) {
-    if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED) {
-        if (pooled == 1) return (axis.start + axis.end) * C(0.5);
-        if (conv.grid == GRID_CORNERS_PINNED && p == pooled - 1) return axis.end;
-        return axis.start + C(p) * ((axis.end - axis.start) / C(pooled - 1));
-    }
+    if (conv.grid == GRID_CORNERS_PINNED && p == pooled - 1 && pooled > 1) return axis.end;
+    if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED) return axis.start + C(p) * axis.bin;
     const C offset = C(i) + C(0.5);
     const C samples = C(axis.grid > 1 ? axis.grid : 1);
     if (conv.clip_bins) {
@@ -186,7 +198,7 @@ template <typename C> __device__ Tap<C> pixel_tap(int index) {
     return tap;
 }
 
-template <typename C> __device__ Tap<C> axis_tap(C position, int length, int border) {
+template <typename C> __device__ Tap<C> axis_tap(C position, int length, int border, int interpolation) {
     const int last = length - 1;
     Tap<C> tap;
     C v;
@@ -197,7 +209,14 @@ template <typename C> __device__ Tap<C> axis_tap(C position, int length, int bor
         tap.inside = border != BORDER_FILL || (position >= C(0) && position <= C(last));
         v = clamp_to(position, C(0), C(last));
     }
-    if (border == BORDER_CAFFE_SSD) {
+    if (interpolation == NEAREST) {  // TF's roundf: halves upwards (v >= 0); v - floor(v) is exact
+        const C low = floor(v);
+        const int near = (int)low + (v - low >= C(0.5) ? 1 : 0);
+        tap.low = near < last ? near : last;
+        tap.high = tap.low;
+        tap.w_low = C(1);
+        tap.w_high = C(0);
+    } else if (border == BORDER_CAFFE_SSD) {
         tap.low = (int)floor(v);
         tap.high = tap.low + 1 < last ? tap.low + 1 : last;
         tap.w_low = C(tap.high) - v;
@@ -242,7 +261,7 @@ __device__ C sample_value(const T* pixels, long long row, int channels, const Ta
 template <typename C>
 __device__ Tap<C> bin_tap(const Axis<C>& axis, int p, int i, int first, int pooled, int length, const Convention& conv) {
     if (conv.grid == GRID_PIXELS) return pixel_tap<C>(first + i);
-    return axis_tap(sample_position(axis, p, i, pooled, length, conv), length, conv.border);
+    return axis_tap(sample_position(axis, p, i, pooled, length, conv), length, conv.border, conv.interpolation);
 }
 
 // The pooled value of bin (ph, pw) of one roi, for one channel.
@@ -278,16 +297,17 @@ __device__ C pool_bin(const T* pixels, int height, int width, int channels, cons
 template <typename T>
 __global__ void roi_align_forward(const T* __restrict__ features, const double* __restrict__ rois,
                                   T* __restrict__ output, int channels, int height, int width, int pooled_h,
-                                  int pooled_w, int channel_tile, double spatial_scale, int coordinates, int box_rounding,
-                                  double pixel_offset, double sample_offset, int end_plus_one, double min_size,
-                                  int clip_box, int clip_bins, int sampling_ratio, int grid, int pooling,
-                                  double max_floor, int border, double fill_value, double empty_value) {
+                                  int pooled_w, int channel_tile, double spatial_scale_y,
+                                  double spatial_scale_x, int coordinates, int box_rounding, double pixel_offset,
+                                  double sample_offset, int end_plus_one, double min_size, int clip_box,
+                                  int clip_bins, int sampling_ratio_y, int sampling_ratio_x, int grid, int pooling,
+                                  double max_floor, int border, int interpolation, double fill_value,
+                                  double empty_value) {
     using namespace roialign;
     typedef typename Compute<T>::type C;
-    const Convention conv = {spatial_scale,  coordinates, box_rounding, pixel_offset, sample_offset,
-                             end_plus_one,   min_size,    clip_box != 0, clip_bins != 0,
-                             sampling_ratio, grid,        pooling,      max_floor,
-                             border,         fill_value,  empty_value};
+    const Convention conv = {coordinates, box_rounding, pixel_offset,  sample_offset, end_plus_one,
+                             min_size,    clip_box != 0, clip_bins != 0, grid,         pooling,
+                             max_floor,   border,        interpolation,  fill_value,   empty_value};
     const int tiles = (channels + channel_tile - 1) / channel_tile;
     const long long k = blockIdx.x / tiles;
     const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;
@@ -296,8 +316,8 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
     if (c >= channels || first_bin >= bin_step) return;
 
     const double* roi = rois + 5 * k;
-    const Axis<C> ay = axis_geometry<C>(roi[2], roi[4], height, pooled_h, conv);
-    const Axis<C> ax = axis_geometry<C>(roi[1], roi[3], width, pooled_w, conv);
+    const Axis<C> ay = axis_geometry<C>(roi[2], roi[4], height, pooled_h, spatial_scale_y, sampling_ratio_y, conv);
+    const Axis<C> ax = axis_geometry<C>(roi[1], roi[3], width, pooled_w, spatial_scale_x, sampling_ratio_x, conv);
     const T* pixels = features + (long long)roi[0] * height * width * channels + c;
     T* out = output + (k * channels + c) * pooled_h * pooled_w;
     for (int bin = first_bin; bin < pooled_h * pooled_w; bin += bin_step) {

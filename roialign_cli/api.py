@@ -5,22 +5,23 @@ from __future__ import annotations
 from . import engines
 from .conventions import Convention
 from .position_sensitive import output_channels
-from .presets import resolve
-from .validation import check_features, check_output_size, check_rois
+from .presets import option_scale, resolve
+from .validation import check_features, check_layout, check_output_size, check_rois, check_spatial_scale
 
 
 def roi_align(
     features,
     rois,
     output_size=(7, 7),
-    spatial_scale: float = 1.0,
-    sampling_ratio: int = -1,
+    spatial_scale: float | tuple[float, float] = 1.0,
+    sampling_ratio: int | tuple[int, int] = -1,
     aligned: bool | None = None,
     *,
     mode: str | None = None,
     preset: str | Convention | None = None,
     options: dict[str, str] | None = None,
     backend: str = "auto",
+    layout: str = "nchw",
 ):
     """RoIAlign of `features` [N, C, H, W] over `rois` [K, 5] (batch, x1, y1, x2, y2) -> [K, C, PH, PW].
 
@@ -31,24 +32,36 @@ def roi_align(
     {"coordinate_transformation_mode": "output_half_pixel"} (see `roialign presets NAME`).
     `backend` is 'auto', 'numpy' or 'cuda'; CuPy features give a CuPy result on the same device.
     float16 features are computed in float32 and returned as float16.
+
+    Per axis: `spatial_scale` may be a (y, x) pair (NNAPI's 1/height_ratio, 1/width_ratio) and
+    `sampling_ratio` too (-1 on an axis keeps the preset's own there); a preset's stride options
+    (nnapi's height_ratio, width_ratio) set the scale of their axis. `layout` 'nhwc' reads
+    channels-last features [N, H, W, C] (TF, TFLite, NNAPI) without a copy and returns
+    [K, PH, PW, C] as those frameworks do (a transposed view of the engine's output).
     """
     convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
-    return pool(features, rois, output_size, spatial_scale, convention, backend)[0]
+    scale = option_scale(preset, options, spatial_scale)
+    return pool(features, rois, output_size, scale, convention, backend, layout)[0]
 
 
-def pool(features, rois, output_size, spatial_scale, convention: Convention, backend: str = "auto"):
+def pool(features, rois, output_size, spatial_scale, convention: Convention, backend: str = "auto", layout="nchw"):
     """Validate, pick an engine and run it. Returns (output, engine choice).
 
     `rois` are `boxes.Boxes` in absolute coordinates or an array [K, 5] (batch, x1, y1, x2, y2): they
     are checked here, once, and reach the engine as float64 [K, 5].
     """
+    check_layout(layout, len(features.shape))
+    if layout == "nhwc":
+        features = features.transpose(0, 3, 1, 2)  # a view: the engines read any strides
     check_features(tuple(features.shape), features.dtype)
     output_size = check_output_size(output_size)
     if convention.channel_mapping == "position-sensitive":
         output_channels(features.shape[1], output_size)
+    scale = check_spatial_scale(spatial_scale)
     rois = check_rois(_to_host(rois), features.shape[0])
     choice = engines.choose(backend, features)
-    return engines.run(choice, features, rois, output_size, float(spatial_scale), convention), choice
+    out = engines.run(choice, features, rois, output_size, scale, convention)
+    return (out.transpose(0, 2, 3, 1) if layout == "nhwc" else out), choice
 
 
 def _to_host(rois):

@@ -7,6 +7,7 @@ This module is pure Python so that `roialign --help` and `roialign presets` stay
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field, fields, replace
 
 COORDINATES = ("absolute", "relative-feature", "tf-normalized")
@@ -16,6 +17,11 @@ BOX_ROUNDINGS = ("none", "after-scale", "before-scale")
 CHANNEL_MAPPINGS = ("none", "position-sensitive")
 POOLINGS = ("avg", "max", "corner-max")
 BORDERS = ("caffe2", "clamp", "fill", "caffe-ssd")
+INTERPOLATIONS = ("bilinear", "nearest")
+# Feature layouts the API and CLI read: NCHW (PyTorch, ONNX, Caffe) or channels-last NHWC (TF,
+# TFLite, NNAPI). Not a switch: a layout changes where values lie, not what is computed.
+LAYOUTS = ("nchw", "nhwc")
+Y, X = 0, 1  # indices of the per-axis pairs (sampling ratios, spatial scales): height first, as output sizes
 
 
 def _switch(default, doc):
@@ -45,7 +51,11 @@ class Convention:
     min_size: float | None = _switch(1.0, "roi size clamped to at least this many feature pixels; None: no clamp")
     clip_box: bool = _switch(False, "start clamped >= 0 and end <= size - 1 before sizing (Caffe SSD fork)")
     clip_bins: bool = _switch(False, "bin edges clamped to [0, size - 1] (Caffe ROIAlignment)")
-    sampling_ratio: int = _switch(0, "samples per bin and axis; 0: adaptive ceil(roi size / output size)")
+    sampling_ratio: int | tuple[int, int] = _switch(
+        0,
+        "samples per bin along each axis; 0: adaptive ceil(roi size / output size); "
+        "Y,X (height first) where the axes differ",
+    )
     grid: str = _switch(
         "bins",
         "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF); "
@@ -57,6 +67,11 @@ class Convention:
         "'avg'; 'max': max over bilinear samples; 'corner-max': max over samples of the largest weighted corner",
     )
     max_floor: float | None = _switch(None, "max pooling's running maximum starts here (OpenVINO: 0); None: -inf")
+    interpolation: str = _switch(
+        "bilinear",
+        "how a sample reads the map: 'bilinear' (four pixels), 'nearest' (the pixel nearest the sample, "
+        "halves rounded up as C's roundf: TF crop_and_resize method='nearest')",
+    )
     border: str = _switch(
         "caffe2",
         "'caffe2': zero outside [-1, size], then edge clamp; 'clamp': edge clamp only; "
@@ -80,15 +95,26 @@ class Convention:
             ("channel_mapping", CHANNEL_MAPPINGS),
             ("pooling", POOLINGS),
             ("border", BORDERS),
+            ("interpolation", INTERPOLATIONS),
         ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, not {getattr(self, name)!r}")
-        if self.sampling_ratio < 0:
-            raise ValueError("sampling_ratio must be >= 0 (0 is adaptive)")
+        # One number when both axes agree, a (y, x) pair only where they differ: every convention
+        # has one spelling, so that equal conventions compare and hash equal.
+        object.__setattr__(self, "sampling_ratio", _ratio_value(self.sampling_ratio))
+        if self.interpolation == "nearest" and self.pooling == "corner-max":
+            raise ValueError("corner-max pools bilinear corners; nearest interpolation reads one pixel")
+
+    @property
+    def sampling_ratios(self) -> tuple[int, int]:
+        """Samples per bin along (y, x); 0 is adaptive on that axis."""
+        ratio = self.sampling_ratio
+        return (ratio, ratio) if isinstance(ratio, int) else ratio
 
     @property
     def adaptive(self) -> bool:
-        return self.sampling_ratio <= 0
+        """Bins of sample grids sized by the roi on some axis (where an empty roi has no samples)."""
+        return self.takes_sampling_ratio and 0 in self.sampling_ratios
 
     @property
     def one_point_per_cell(self) -> bool:
@@ -113,6 +139,17 @@ class Convention:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+def _ratio_value(ratio) -> int | tuple[int, int]:
+    """An int or a (y, x) pair of ints >= 0, as the field holds it: an int when the axes agree."""
+    pair = (ratio, ratio) if isinstance(ratio, numbers.Real) else tuple(ratio)
+    if len(pair) != 2 or any(isinstance(v, bool) or int(v) != v for v in pair):
+        raise ValueError(f"sampling_ratio must be an integer or a (y, x) pair of integers, not {ratio!r}")
+    y, x = (int(v) for v in pair)
+    if min(y, x) < 0:
+        raise ValueError("sampling_ratio must be >= 0 (0 is adaptive)")
+    return y if y == x else (y, x)
+
+
 def parse_switch(text: str) -> tuple[str, object]:
     """'coordinates=relative-feature' -> ('coordinates', 'relative-feature'), typed as the field is."""
     from .errors import InputError
@@ -125,6 +162,9 @@ def parse_switch(text: str) -> tuple[str, object]:
     try:
         if value.lower() == "none" and name in ("min_size", "max_floor"):
             return name, None
+        if name == "sampling_ratio":
+            ratios = tuple(int(v) for v in value.split(","))
+            return name, _ratio_value(ratios[0] if len(ratios) == 1 else ratios)
         if isinstance(default, bool):
             if value.lower() not in ("true", "false"):
                 raise ValueError
@@ -153,6 +193,8 @@ def switch_doc(name: str) -> str:
 
 
 def format_value(value: object) -> str:
+    if isinstance(value, tuple):  # a per-axis pair, written as on the command line
+        return ",".join(map(format_value, value))
     if value is None:
         return "none"
     if isinstance(value, float) and math.isnan(value):

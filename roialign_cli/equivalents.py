@@ -7,6 +7,9 @@ registry's resolver, which the caller passes in: this module does not import the
 a convention the framework cannot express (say, corner-max asked of torchvision) gets a sentence
 saying which switches no call of that framework reaches, never a call that would compute
 something else. Pure Python, like the registry that uses it.
+
+Per-axis values (a (y, x) spatial scale or sampling ratio whose axes differ) reach only NNAPI (and
+the conventions that ignore the scale); every other renderer takes one value for both axes.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .conventions import Convention, differences
 
@@ -24,14 +27,27 @@ class CallSpec:
     """The per-call numbers a framework call needs besides the convention."""
 
     output_size: tuple[int, int] = (7, 7)  # (height, width)
-    spatial_scale: float = 1 / 16
+    spatial_scale: float | tuple[float, float] = 1 / 16  # or (y, x)
+
+    @property
+    def scales(self) -> tuple[float, float]:
+        s = self.spatial_scale
+        return (float(s[0]), float(s[1])) if isinstance(s, (tuple, list)) else (float(s), float(s))
 
 
-def scale_expression(s: float) -> str:
-    """A Python expression for a scale: 1/16 for 0.0625, else the shortest float text."""
+def scale_expression(s) -> str:
+    """A Python expression for a scale: 1/16 for 0.0625, else the shortest float text; a pair
+    as Y,X (1/2,1.0), as --spatial-scale takes it."""
+    if isinstance(s, (tuple, list)):
+        return ",".join(scale_expression(v) for v in s)
     if 0 < s < 1 and (1 / s).is_integer():
         return f"1/{int(1 / s)}"
     return repr(float(s))
+
+
+def scale_text(s) -> str:
+    """A scale as --spatial-scale takes it: 0.125 or, per axis, 0.5,1 (height first)."""
+    return ",".join(f"{v:g}" for v in s) if isinstance(s, (tuple, list)) else f"{s:g}"
 
 
 def decimal(s: float) -> str:
@@ -46,18 +62,27 @@ class Unreachable(Exception):
     """Raised by a renderer's reader: no call of the framework has arguments for this convention."""
 
 
-def renderer(framework: str, preset: str):
+def renderer(framework: str, preset: str, per_axis: bool = False):
     """Turn `read(conv, spec) -> (resolve keywords, call text)` into a renderer `(conv, spec, resolve) -> text`.
 
     The renderer rebuilds the convention the call's arguments give (`resolve(preset, **keywords)`, the
     registry's resolver, passed in so that this module never imports the registry) and returns the
     call only when that is `conv`; otherwise, or when `read` raises `Unreachable`, a sentence saying why
-    no `framework` call computes `conv`.
+    no `framework` call computes `conv`. Unless `per_axis`, the framework takes one spatial scale and
+    one sampling ratio for both axes, and `read` sees the one scale.
     """
 
     def wrap(read: Callable[[Convention, CallSpec], tuple[dict, str]]):
         @functools.wraps(read)
         def render(conv: Convention, spec: CallSpec, resolve: Resolver) -> str:
+            if not per_axis:
+                sy, sx = spec.scales
+                if isinstance(conv.sampling_ratio, tuple) or sy != sx:
+                    return (
+                        f"no {framework} call computes this convention (it takes one spatial scale and one "
+                        "sampling ratio for both axes)"
+                    )
+                spec = replace(spec, spatial_scale=sx)
             try:
                 how, text = read(conv, spec)
             except Unreachable as why:
@@ -162,15 +187,27 @@ def mmdet_v1_module(conv: Convention, spec: CallSpec):
     )
 
 
-@renderer("tf.image.crop_and_resize", "tf-crop-and-resize")
+@renderer("tf.image.crop_and_resize", "tf-crop-and-resize", per_axis=True)  # it ignores the scale
 def tf_crop_and_resize(conv: Convention, spec: CallSpec):
     if not math.isfinite(conv.fill_value):
         raise Unreachable("no tf.image.crop_and_resize call computes this convention (its fill value is not finite)")
-    value = repr(float(conv.fill_value))
+    value, method = repr(float(conv.fill_value)), conv.interpolation
     ph, pw = spec.output_size
-    return dict(options={"extrapolation_value": value}), (
+    return dict(options={"extrapolation_value": value, "method": method}), (
         f"tf.image.crop_and_resize(image_nhwc, boxes_yxyx, box_indices, crop_size=({ph}, {pw}), "
-        f"method='bilinear', extrapolation_value={value})  # boxes normalized: 1.0 is pixel H-1 / W-1"
+        f"method='{method}', extrapolation_value={value})  # boxes normalized: 1.0 is pixel H-1 / W-1"
+    )
+
+
+@renderer("NNAPI ROI_ALIGN", "nnapi", per_axis=True)
+def nnapi_operation(conv: Convention, spec: CallSpec):
+    ry, rx = conv.sampling_ratios
+    ph, pw = spec.output_size
+    sy, sx = spec.scales
+    return dict(options={"sampling_points_height": str(ry), "sampling_points_width": str(rx)}), (
+        f"ANEURALNETWORKS_ROI_ALIGN inputs 3..9: output_height={ph}, output_width={pw}, "
+        f"height_ratio={decimal(1 / sy)}, width_ratio={decimal(1 / sx)}, sampling_points_height={ry}, "
+        f"sampling_points_width={rx}, layout=false (NHWC)  # boxes [K, 4] x1, y1, x2, y2 in image pixels"
     )
 
 
@@ -178,7 +215,7 @@ def tf_crop_and_resize(conv: Convention, spec: CallSpec):
 CAFFE_SSD_INTER_TIMES = {(1, "avg"): "1", (2, "max"): "4"}
 
 
-@renderer("RoiAlign layer", "caffe-ssd-roialign")
+@renderer("RoiAlign layer", "caffe-ssd-roialign", per_axis=True)  # boxes x the feature size: no scale
 def caffe_ssd_layer(conv: Convention, spec: CallSpec):
     inter_times = CAFFE_SSD_INTER_TIMES.get((conv.sampling_ratio, conv.pooling))
     if inter_times is None:

@@ -2,7 +2,8 @@
 
 The search space is every preset with its options and modes, times the ways the rois may have
 been read (absolute pixels x spatial_scale, relative x image size, relative x feature size, TF
-normalized), times spatial scales and sampling ratios. Every candidate is scored on a small
+normalized), times spatial scales (per axis where the feature map's aspect differs from the
+image's) and sampling ratios. Every candidate is scored on a small
 subset of rois and channels; the leaders are confirmed on all of the data. The pooling runs on
 any engine (`roialign_cli.engines`), the GPU's included.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .boxes import looks_relative, scale_relative
-from .conventions import Convention, differences
+from .conventions import Convention, differences, format_value
 from .diff_defaults import ATOL
 from . import engines
 from .equivalents import CallSpec, scale_expression
@@ -52,7 +53,7 @@ class Candidate:
     options: tuple[tuple[str, str], ...]
     mode: str  # "avg" or "max"
     reading: Reading
-    spatial_scale: float
+    spatial_scale: float | tuple[float, float]  # or (y, x)
     convention: Convention
 
     @property
@@ -142,7 +143,7 @@ def _row(s: Scored) -> dict:
 def _sampling_label(conv: Convention) -> str:
     if not conv.takes_sampling_ratio:
         return "whole pixels" if conv.whole_pixels else "corners"
-    return str(conv.sampling_ratio or "adaptive")
+    return format_value(conv.sampling_ratio) if conv.sampling_ratio else "adaptive"
 
 
 def _within(candidate: Scored, best: Scored) -> bool:
@@ -170,7 +171,9 @@ def _readings(rois: np.ndarray, image_size) -> list[Reading]:
     return readings
 
 
-def _scales(features_shape, image_size, given: float | None) -> list[float]:
+def _scales(features_shape, image_size, given) -> list:
+    """Scales to try: the given one, else 1 .. 1/64 and the feature/image ratio, and that ratio
+    per axis (y, x) where the map's aspect differs from the image's (a non-square stride)."""
     if given is not None:
         return [given]
     scales = list(SCALES)
@@ -178,7 +181,18 @@ def _scales(features_shape, image_size, given: float | None) -> list[float]:
         ratio = features_shape[3] / image_size[0]
         if all(not math.isclose(ratio, s) for s in scales):
             scales.append(ratio)
+        ratio_y = features_shape[2] / image_size[1]
+        if not math.isclose(ratio_y, ratio):
+            scales.append((ratio_y, ratio))
     return scales
+
+
+def _same_scale(a, b) -> bool:
+    return all(math.isclose(u, v) for u, v in zip(_scale_pair(a), _scale_pair(b)))
+
+
+def _scale_pair(s) -> tuple[float, float]:
+    return tuple(s) if isinstance(s, (tuple, list)) else (s, s)
 
 
 def candidates(rois, features_shape, image_size=None, spatial_scale=None, position_sensitive=False) -> list[Candidate]:
@@ -276,12 +290,18 @@ def _subset(count: int, limit: int) -> np.ndarray:
 
 
 def explain(features, rois, reference, *, image_size=None, spatial_scale=None, assume=None, top=5,
-            paths=("FEATURES", "ROIS"), backend="auto") -> Explanation:
+            paths=("FEATURES", "ROIS"), backend="auto", layout="nchw") -> Explanation:
     """Search, then check the best against the tolerance of `roialign diff`, and compare it with
     what the user assumed. `paths` name the files in the reproducing command; `backend` picks the
-    engine as `roialign pool` does (the result's `engine` says which ran)."""
+    engine as `roialign pool` does (the result's `engine` says which ran); `layout` 'nhwc' reads
+    channels-last features [N, H, W, C] and a reference [K, PH, PW, C], as TF and NNAPI give them."""
     from .compare import compare
+    from .validation import check_layout
 
+    check_layout(layout, np.ndim(features))
+    if layout == "nhwc":
+        check_layout(layout, np.ndim(reference))
+        features, reference = np.asarray(features).transpose(0, 3, 1, 2), np.asarray(reference).transpose(0, 3, 1, 2)
     features, rois, reference = _checked(features, rois, reference)
     choice = engines.choose(backend, features)
     problem = _problem(features, rois, reference, image_size, choice)
@@ -289,7 +309,7 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     result.engine = choice
     best = result.best.candidate
     result.matched = compare(problem.pooled(best), reference).matches
-    result.command = pool_command(best, *paths, image_size, result.output_size)
+    result.command = pool_command(best, *paths, image_size, result.output_size, layout)
     if assume:
         like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
         result.assumed = problem.score(like)
@@ -373,7 +393,7 @@ def call_text(candidate: Candidate, output_size) -> str:
     return text
 
 
-def pool_command(candidate: Candidate, features: str, rois: str, image_size, output_size) -> str:
+def pool_command(candidate: Candidate, features: str, rois: str, image_size, output_size, layout="nchw") -> str:
     """The `roialign pool` command line that reproduces a candidate."""
     conv, preset = candidate.convention, candidate.preset
     words = ["roialign pool", features, rois, "--preset", preset.name]
@@ -384,13 +404,15 @@ def pool_command(candidate: Candidate, features: str, rois: str, image_size, out
         words.append("--mode max")
     base = preset.with_options(preset.convention, dict(candidate.options))
     if conv.sampling_ratio != base.sampling_ratio:
-        words.append(f"--sampling-ratio {conv.sampling_ratio}")
+        words.append(f"--sampling-ratio {format_value(conv.sampling_ratio)}")
     if candidate.reading.scaled:
         words.append(f"--spatial-scale {scale_expression(candidate.spatial_scale)}")
     if candidate.reading.times_image:
         words.append(f"--image-size {image_size[0]}x{image_size[1]}")
     if conv.coordinates != base.coordinates:
         words.append(f"--switch coordinates={conv.coordinates}")
+    if layout != "nchw":
+        words.append(f"--layout {layout}")
     return " ".join(words)
 
 
@@ -416,7 +438,7 @@ def explain_assumption(assumed: Scored, best: Scored) -> list[str]:
     ]
     if a.reading != b.reading:
         lines.append(f"the reference reads the boxes as {b.reading.name}; your setting reads them as {a.reading.name}")
-    if b.reading.scaled and a.reading.scaled and not math.isclose(a.spatial_scale, b.spatial_scale):
+    if b.reading.scaled and a.reading.scaled and not _same_scale(a.spatial_scale, b.spatial_scale):
         lines.append(
             f"the reference uses spatial scale {scale_expression(b.spatial_scale)}; yours is {scale_expression(a.spatial_scale)}"
         )
@@ -428,6 +450,9 @@ def _sampling_words(conv: Convention) -> str:
         return "takes one point per output cell, end to end"
     if conv.whole_pixels:
         return "pools every whole pixel of each bin (RoIPool)"
+    if isinstance(conv.sampling_ratio, tuple):
+        ry, rx = (str(r) if r else "adaptive" for r in conv.sampling_ratio)
+        return f"takes {ry} x {rx} samples per bin (y x x)"
     if conv.sampling_ratio == 1:
         return "takes one centre sample per bin"
     if conv.sampling_ratio > 1:
@@ -455,6 +480,7 @@ _WORDS = {
         "fill": "fills samples outside [0, size - 1]",
         "caffe-ssd": "weighs a sample on the last row or column 0",
     }[v],
+    "interpolation": lambda v: "reads the nearest pixel (roundf)" if v == "nearest" else "interpolates bilinearly",
     "fill_value": lambda v: f"fills outside samples with {v:g}",
     "box_rounding": lambda v: {
         "none": "keeps box coordinates as they are",

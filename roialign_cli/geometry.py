@@ -1,6 +1,8 @@
 """The specification of RoIAlign's geometry, for every convention: where a roi lies in feature
 pixels, its bins, the sample points of each bin, and the two pixels (taps) and weights that each
-sample reads along each axis under the border rule.
+sample reads along each axis under the border rule and the interpolation (bilinear: two
+pixels; nearest: one pixel of weight 1, read twice with the second tap weighing 0, so that every
+engine reads nearest sampling through the same two taps).
 
 RoIPool is the same model on a quantized grid (`grid='pixels'`): rounded box edges, bins of
 whole pixels, each pixel one sample read as it is.
@@ -8,7 +10,8 @@ whole pixels, each pixel one sample read as it is.
 Every engine and picture reads these functions: the reference engine loops over them per roi and
 bin, the NumPy engine turns them into interpolation matrices, and kernels/roi_align.cu computes
 the same numbers per thread. The two axes are independent, so each function works on one axis
-of many rois at once (arrays over rois, bins and samples).
+of many rois at once (arrays over rois, bins and samples); the axis (Y or X) picks the
+convention's sampling ratio and the spatial scale of that axis.
 
 Geometry runs in the features' compute precision (float32 for float16 and float32 features, as
 torchvision does), in the same order of operations as the reference kernels, so that floors and
@@ -22,6 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .conventions import Convention
+
+
+def axis_scales(spatial_scale) -> tuple[float, float]:
+    """A spatial scale as (y, x): one number serves both axes."""
+    if isinstance(spatial_scale, (int, float, np.floating, np.integer)):
+        return float(spatial_scale), float(spatial_scale)
+    sy, sx = spatial_scale
+    return float(sy), float(sx)
 
 
 def compute_dtype(dtype) -> np.dtype:
@@ -45,8 +56,14 @@ class AxisGeometry:
     grid: np.ndarray
 
 
-def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct) -> AxisGeometry:
-    """Where one axis of each roi starts and ends in feature pixels, its bin size and samples per bin."""
+def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, axis: int) -> AxisGeometry:
+    """Where one axis (Y or X) of each roi starts and ends in feature pixels, its bin size and
+    samples per bin. `spatial_scale` is that axis's scale.
+
+    On the corner grid (TF) `start` is the first point (the centre when pooled is 1) and `bin`
+    the step between points, computed in TensorFlow's order of operations (crop_and_resize_op.cc:
+    `(y2 - y1) * (H - 1) / (crop_h - 1)` in float, and `0.5 * (y1 + y2) * (H - 1)` in double for a
+    single point), so that nearest sampling rounds the positions TensorFlow rounds."""
     scale = {"absolute": spatial_scale, "relative-feature": length, "tf-normalized": length - 1}[conv.coordinates]
     end_extra = 1.0 if conv.end_plus_one == "coordinate" else 0.0
     # Coordinates are rounded to the compute dtype first, then scaled in double and rounded again,
@@ -68,16 +85,29 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct) -
     if conv.min_size is not None:
         size = np.maximum(size, ct.type(conv.min_size))
     bin_ = size / ct.type(pooled)
+    ratio = conv.sampling_ratios[axis]
     if conv.one_point_per_cell:
         grid = np.ones(len(start), dtype=np.int64)
+        start, bin_ = _corner_points(start, c1, c2, end_extra, scale, pooled, conv, ct)
     elif conv.whole_pixels:
         grid = np.clip(np.ceil(bin_.astype(np.float64)) + 1, 1, length).astype(np.int64)
-    elif conv.sampling_ratio > 0:
-        grid = np.full(len(start), conv.sampling_ratio, dtype=np.int64)
+    elif ratio > 0:
+        grid = np.full(len(start), ratio, dtype=np.int64)
     else:
         # an inverted roi (no minimum size) has a negative bin: no samples, as in the references
         grid = np.maximum(np.ceil(bin_), 0).astype(np.int64)
     return AxisGeometry(start, end, bin_, grid)
+
+
+def _corner_points(start, c1, c2, end_extra, scale, pooled, conv: Convention, ct):
+    """First point and step of the corner grid (see `axis_geometry`): `start` itself, or the centre
+    for one point. c1, c2 are float64 copies of compute-dtype values; the offsets cancel in the step."""
+    if pooled == 1:
+        middle = (c1.astype(ct) + c2.astype(ct) + ct.type(end_extra)).astype(np.float64)
+        centre = ((0.5 * middle + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+        return centre, np.zeros(len(c1), dtype=ct)
+    extent = (c2.astype(ct) + ct.type(end_extra)) - c1.astype(ct)
+    return start, (extent.astype(np.float64) * scale).astype(ct) / ct.type(pooled - 1)
 
 
 @dataclass(frozen=True)
@@ -117,14 +147,12 @@ def bin_counts(geo: AxisGeometry, sel, pooled: int, length: int, conv: Conventio
 
 def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct) -> np.ndarray:
     """Sample coordinates [Kc, P, G] along one axis for the rois `sel` (beyond a bin's count: padding)."""
-    start, end, bin_ = geo.start[sel][:, None], geo.end[sel][:, None], geo.bin[sel][:, None]
+    start, bin_ = geo.start[sel][:, None], geo.bin[sel][:, None]
     p = np.arange(pooled, dtype=ct)[None, :]
     if conv.one_point_per_cell:
-        if pooled == 1:
-            return ((start + end) * ct.type(0.5))[:, :, None]
-        points = start + p * ((end - start) / ct.type(pooled - 1))
-        if conv.grid == "corners-pinned":
-            points[:, -1:] = end
+        points = start + p * bin_
+        if conv.grid == "corners-pinned" and pooled > 1:
+            points[:, -1:] = geo.end[sel][:, None]
         return points[:, :, None]
     if conv.whole_pixels:
         lo, hi = pixel_bins(geo, sel, pooled, length, conv, ct)
@@ -141,8 +169,8 @@ def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Con
 
 
 def axis_taps(positions: np.ndarray, counts: np.ndarray, length: int, conv: Convention, ct) -> AxisTaps:
-    """The two pixels each sample reads along one axis and their weights, under the border rule;
-    `counts` [Kc, P] are the samples of each bin (`bin_counts`)."""
+    """The two pixels each sample reads along one axis and their weights, under the border rule
+    and the interpolation; `counts` [Kc, P] are the samples of each bin (`bin_counts`)."""
     present = np.arange(positions.shape[2])[None, None, :] < counts[:, :, None]
     last = length - 1
     if conv.whole_pixels:  # a whole pixel, read as it is
@@ -160,6 +188,11 @@ def axis_taps(positions: np.ndarray, counts: np.ndarray, length: int, conv: Conv
         inside = np.ones(positions.shape, dtype=bool)
         v = np.clip(positions, 0, last).astype(ct)
     low = np.floor(v).astype(np.int64)
+    if conv.interpolation == "nearest":
+        # TF's roundf: halves away from zero, here upwards (v >= 0); v - floor(v) is exact
+        near = np.minimum(low + (v - low.astype(ct) >= ct.type(0.5)), last)
+        one = np.ones(v.shape, dtype=ct)
+        return AxisTaps(near, near, one, np.zeros_like(one), inside, present)
     if conv.border == "caffe-ssd":
         high = np.minimum(low + 1, last)
         w_low, w_high = high.astype(ct) - v, v - low.astype(ct)

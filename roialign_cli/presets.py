@@ -9,15 +9,16 @@ Pure Python: importing this must not pull in NumPy.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from . import equivalents as eq
-from .conventions import Convention
+from .conventions import Convention, X, Y
 from .equivalents import CallSpec
 from .errors import InputError
 
-__all__ = ["CallSpec", "Option", "Preset", "PRESETS", "TRAPS", "Trap", "get", "names", "resolve"]
+__all__ = ["CallSpec", "Option", "Preset", "PRESETS", "TRAPS", "Trap", "get", "names", "option_scale", "resolve"]
 
 # The largest float32: mmcv's CUDA max pooling starts its running maximum at -FLT_MAX.
 FLT_MAX = 3.4028234663852886e38
@@ -27,8 +28,10 @@ FLT_MAX = 3.4028234663852886e38
 class Option:
     """A named variant of a preset, spelled as its framework spells it.
 
-    Either an enumeration (`values`: each value -> the switches it changes) or a free number
-    written into one switch (`number_switch`).
+    Either an enumeration (`values`: each value -> the switches it changes), a free number
+    written into one switch (`number_switch`; with `axis`, an integer sampling ratio of that axis,
+    0 adaptive), or a stride of one axis (`stride_axis`): no switch, but the call's spatial scale
+    on that axis is 1/stride (see `option_scale`).
     """
 
     name: str
@@ -36,8 +39,17 @@ class Option:
     default: str
     values: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
     number_switch: str | None = None
+    axis: int | None = None
+    stride_axis: int | None = None
 
-    def changes(self, text: str, preset: str) -> dict[str, object]:
+    def changes(self, text: str, preset: str, conv: Convention) -> dict[str, object]:
+        if self.axis is not None:
+            ratios = list(conv.sampling_ratios)
+            ratios[self.axis] = self._integer(text, preset)
+            return {self.number_switch: tuple(ratios)}
+        if self.stride_axis is not None:
+            self.stride(text, preset)  # checked here too, so that a bad stride fails wherever it is read
+            return {}
         if self.number_switch:
             try:
                 number = float(text)
@@ -51,6 +63,26 @@ class Option:
                 f"option {self.name} of preset {preset!r} must be one of {', '.join(self.values)}, not {text!r}"
             )
         return dict(self.values[text])
+
+    def _integer(self, text: str, preset: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise InputError(
+                f"option {self.name} of preset {preset!r} must be an integer >= 0 (0: adaptive), not {text!r}"
+            )
+        return value
+
+    def stride(self, text: str, preset: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 < value < math.inf:
+            raise InputError(f"option {self.name} of preset {preset!r} must be a positive number, not {text!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -90,7 +122,7 @@ class Preset:
 
     def with_options(self, conv: Convention, chosen: Mapping[str, str]) -> Convention:
         for name, text in chosen.items():
-            conv = conv.with_(**self.option(name).changes(str(text), self.name))
+            conv = conv.with_(**self.option(name).changes(str(text), self.name, conv))
         return conv
 
 
@@ -328,7 +360,7 @@ PRESETS: tuple[Preset, ...] = (
     ),
     Preset(
         name="tf-crop-and-resize",
-        reproduces="tf.image.crop_and_resize, method='bilinear'",
+        reproduces="tf.image.crop_and_resize, method='bilinear' or 'nearest'",
         # 1.0 is the last pixel; one point per output cell from y1*(H-1) to y2*(H-1); fill outside [0, H-1]
         convention=Convention(coordinates="tf-normalized", grid="corners", border="fill", min_size=None),
         source="tensorflow/tensorflow tensorflow/core/kernels/image/crop_and_resize_op.cc",
@@ -339,6 +371,13 @@ PRESETS: tuple[Preset, ...] = (
                 doc="the value of an output point that falls outside the image",
                 default="0.0",
                 number_switch="fill_value",
+            ),
+            Option(
+                name="method",
+                doc="bilinear: each point interpolates four pixels; nearest: the pixel at roundf(point) "
+                "(halves away from zero)",
+                default="bilinear",
+                values={"bilinear": {"interpolation": "bilinear"}, "nearest": {"interpolation": "nearest"}},
             ),
         ),
         traps=(
@@ -351,6 +390,66 @@ PRESETS: tuple[Preset, ...] = (
                 "tf-one-point-per-cell",
                 "one bilinear point per output cell and no averaging: a large box is subsampled, not pooled; "
                 "crop_size 1 takes the box centre.",
+            ),
+            Trap(
+                "tf-nearest-rounds-halves-up",
+                "method='nearest' reads the pixel at roundf(point), which rounds halves away from zero (2.5 -> 3), "
+                "not NumPy's half-to-even; a point outside [0, H - 1] still gets extrapolation_value.",
+            ),
+        ),
+    ),
+    Preset(
+        name="nnapi",
+        reproduces="Android NNAPI ANEURALNETWORKS_ROI_ALIGN (API level 29 reference CPU implementation)",
+        # boxes x (1 / ratio) per axis, size max(., 1), adaptive ceil(size / out) or a fixed count per axis,
+        # samples clamped to the last row / column (rois must lie inside the map, so nothing falls outside)
+        convention=_CAFFE2,
+        source="aosp frameworks/ml/nn common/operations/RoiAlign.cpp (roiAlignNhwc)",
+        renderer=eq.nnapi_operation,
+        options=(
+            Option(
+                name="height_ratio",
+                doc="image rows per feature row (the stride): the y spatial scale is 1/height_ratio",
+                default="1",
+                stride_axis=Y,
+            ),
+            Option(
+                name="width_ratio",
+                doc="image columns per feature column (the stride): the x spatial scale is 1/width_ratio",
+                default="1",
+                stride_axis=X,
+            ),
+            Option(
+                name="sampling_points_height",
+                doc="samples per bin along y; 0: adaptive ceil(roi height / output height)",
+                default="0",
+                number_switch="sampling_ratio",
+                axis=Y,
+            ),
+            Option(
+                name="sampling_points_width",
+                doc="samples per bin along x; 0: adaptive ceil(roi width / output width)",
+                default="0",
+                number_switch="sampling_ratio",
+                axis=X,
+            ),
+        ),
+        traps=(
+            Trap(
+                "nnapi-ratios-are-strides",
+                "height_ratio and width_ratio are strides (image pixels per feature pixel), the inverse of "
+                "spatial_scale, one per axis: --option height_ratio=H --option width_ratio=W, or "
+                "--spatial-scale 1/H,1/W.",
+            ),
+            Trap(
+                "nnapi-nhwc-by-default",
+                "the layout input false (the usual value) means NHWC maps and [K, PH, PW, C] outputs: pass "
+                "--layout nhwc.",
+            ),
+            Trap(
+                "nnapi-rejects-boxes-outside-the-map",
+                "the reference implementation fails on a box outside the map or inverted (x2 < x1); roialign "
+                "computes such boxes by Caffe2's rule instead.",
             ),
         ),
     ),
@@ -527,7 +626,7 @@ def resolve(
     preset: str | Convention | None = None,
     *,
     aligned: bool | None = None,
-    sampling_ratio: int = -1,
+    sampling_ratio: int | tuple[int, int] = -1,
     mode: str | None = None,
     options: Mapping[str, str] | None = None,
 ) -> Convention:
@@ -537,8 +636,8 @@ def resolve(
     aligned=False. `options` (name -> value, as the framework spells them) pick the preset's
     variants. `aligned` (None: the preset's own) switches to the half-pixel model (sample offset
     0.5, no minimum size) or the legacy one (no offsets, size >= 1); `sampling_ratio` -1 keeps the
-    preset's own, 0 is adaptive, n > 0 fixed; `mode` 'avg' or 'max' picks the preset's own flavour
-    of max.
+    preset's own, 0 is adaptive, n > 0 fixed, or a (y, x) pair of those; `mode` 'avg' or 'max'
+    picks the preset's own flavour of max.
     """
     named = get(preset) if isinstance(preset, str) else None
     conv = named.convention if named else preset if isinstance(preset, Convention) else _CAFFE2
@@ -552,18 +651,46 @@ def resolve(
     return _with_mode(conv, mode, named)
 
 
-def _with_sampling_ratio(conv: Convention, sampling_ratio: int | None) -> Convention:
-    if sampling_ratio is None or sampling_ratio == -1:
+def option_scale(preset: str | Convention | None, options: Mapping[str, str] | None, spatial_scale, explicit=True):
+    """The call's spatial scale once the preset's stride options (NNAPI's height_ratio,
+    width_ratio) are read: each sets 1/stride on its axis. An `explicit` scale for that axis
+    other than the default 1 must agree; a default one (explicit False) is replaced."""
+    named = get(preset) if isinstance(preset, str) else None
+    chosen = [(named.option(k), v) for k, v in (options or {}).items()] if named else []
+    strides = [(option, v) for option, v in chosen if option.stride_axis is not None]
+    if not strides:
+        return spatial_scale
+    scales = list(spatial_scale) if isinstance(spatial_scale, (tuple, list)) else [spatial_scale] * 2
+    for option, text in strides:
+        wanted, given = 1 / option.stride(text, named.name), float(scales[option.stride_axis])
+        if explicit and given != 1 and not math.isclose(given, wanted):
+            raise InputError(f"option {option.name}={text} means spatial scale {wanted:g} on its axis, not {given:g}")
+        scales[option.stride_axis] = wanted
+    return tuple(scales)
+
+
+def _with_sampling_ratio(conv: Convention, sampling_ratio) -> Convention:
+    """`conv` with a sampling ratio (or a (y, x) pair) applied; -1 on an axis keeps the convention's own."""
+    if sampling_ratio is None:
         return conv
-    if sampling_ratio < -1:
+    pair = (sampling_ratio,) * 2 if isinstance(sampling_ratio, numbers.Real) else tuple(sampling_ratio)
+    if len(pair) != 2 or not all(_is_ratio(r) for r in pair):
         raise InputError(
-            f"sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, not {sampling_ratio}"
+            "sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, or a (y, x) pair of those, "
+            f"not {sampling_ratio!r}"
         )
+    if pair == (-1, -1):
+        return conv
     if conv.one_point_per_cell:
         raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
     if conv.whole_pixels:
         raise InputError("this convention pools every whole pixel of each bin (RoIPool): a sampling ratio does not apply")
-    return conv.with_(sampling_ratio=int(sampling_ratio))
+    return conv.with_(sampling_ratio=tuple(own if r == -1 else int(r) for r, own in zip(pair, conv.sampling_ratios)))
+
+
+def _is_ratio(r) -> bool:
+    """-1, 0 or a positive integer (any integral number type, not a bool)."""
+    return isinstance(r, numbers.Real) and not isinstance(r, bool) and int(r) == r and r >= -1
 
 
 def _with_mode(conv: Convention, mode: str | None, named: Preset | None) -> Convention:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .conventions import LAYOUTS
 from .errors import InputError
 
 FLOAT_KINDS = ("float16", "float32", "float64")
@@ -44,6 +45,25 @@ def check_batch(batch: np.ndarray, batch_size: int) -> None:
             f"roi {k} has batch index {int(batch[k])}, outside the features' batch of {batch_size} "
             f"(valid: 0..{batch_size - 1})"
         )
+
+
+def check_layout(layout: str, ndim: int) -> None:
+    if layout not in LAYOUTS:
+        raise InputError(f"layout must be one of {', '.join(LAYOUTS)}, not {layout!r}")
+    if layout == "nhwc" and ndim != 4:  # NCHW features get check_features' message
+        raise InputError(f"features must be 4-d [N, H, W, C] (layout nhwc), got {ndim} dimensions")
+
+
+def check_spatial_scale(spatial_scale) -> tuple[float, float]:
+    """One positive finite scale or a (y, x) pair of them -> (sy, sx)."""
+    try:
+        pair = (spatial_scale,) * 2 if np.ndim(spatial_scale) == 0 else tuple(spatial_scale)
+        sy, sx = (float(v) for v in pair)
+    except (TypeError, ValueError):
+        raise InputError(f"spatial scale must be a number or a (y, x) pair of numbers, not {spatial_scale!r}") from None
+    if not all(0 < v < np.inf for v in (sy, sx)):
+        raise InputError(f"spatial scale must be positive and finite, not {spatial_scale!r}")
+    return sy, sx
 
 
 def check_output_size(output_size) -> tuple[int, int]:

@@ -42,6 +42,14 @@ EXPLICIT = {
     "aligned-nan-empty": Convention(**_ALIGNED, empty_value=math.nan),
     "clamp-border-adaptive": Convention(**_ALIGNED, border="clamp"),
     "clip-bins-adaptive-max": Convention(clip_bins=True, border="clamp", pooling="max"),
+    "tf-nearest": Convention(**_TF, interpolation="nearest"),
+    "tf-nearest-fill-max": Convention(**_TF, interpolation="nearest", pooling="max", fill_value=-1.25),
+    "caffe2-nearest": Convention(interpolation="nearest"),
+    "aligned-nearest-clamp-sr2": Convention(**_ALIGNED, interpolation="nearest", border="clamp", sampling_ratio=2),
+    "caffe-ssd-nearest": Convention(border="caffe-ssd", interpolation="nearest", sampling_ratio=1),
+    "per-axis-sampling-adaptive-y": Convention(sampling_ratio=(0, 3)),
+    "per-axis-sampling-adaptive-x-max": Convention(**_ALIGNED, sampling_ratio=(2, 0), pooling="max"),
+    "per-axis-sampling-fixed-nearest": Convention(**_ALIGNED, sampling_ratio=(1, 4), interpolation="nearest"),
 }
 
 
@@ -68,13 +76,16 @@ def assert_matches(actual, expected, dtype) -> None:
     )
 
 
-def random_case(rng, conv: Convention, dtype, channels: int = 37, on_grid: float = 0.3):
+def random_case(rng, conv: Convention, dtype, channels: int = 37, on_grid: float = 0.3, per_axis_scale=False):
     """(features, rois, spatial_scale) with rois inside, across and outside the map, inverted and
-    degenerate ones, and a share `on_grid` of coordinates on exact feature-pixel boundaries."""
+    degenerate ones, and a share `on_grid` of coordinates on exact feature-pixel boundaries.
+    With `per_axis_scale` the scale is a (y, x) pair whose axes usually differ."""
     n, h, w = int(rng.integers(1, 3)), int(rng.integers(5, 20)), int(rng.integers(5, 20))
     features = rng.standard_normal((n, channels, h, w)).astype(dtype)
-    scale = float(rng.choice([1.0, 0.5, 0.25])) if conv.coordinates == "absolute" else 1.0
-    extent = np.array([w, h], dtype=np.float64) / scale if conv.coordinates == "absolute" else np.ones(2)
+    absolute = conv.coordinates == "absolute"
+    sy, sx = (float(rng.choice([1.0, 0.5, 0.25])) for _ in range(2)) if absolute else (1.0, 1.0)
+    scale = (sy, sx) if per_axis_scale else sx
+    extent = np.array([w / sx, h / (sy if per_axis_scale else sx)]) if absolute else np.ones(2)
     k = 24
     corners = rng.uniform(-0.3, 1.3, (k, 2, 2)) * extent  # [roi, point, axis]
     x1, x2 = np.sort(corners[:, :, 0], axis=1).T

@@ -32,7 +32,7 @@ def test_host_build_matches_numpy_engine(host_pool, name, dtype):
     conv = CONVENTIONS[name]
     rng = np.random.default_rng(zlib.crc32(f"{name} {dtype}".encode()))
     for output_size in OUTPUT_SIZES:
-        features, rois, scale = random_case(rng, conv, dtype)
+        features, rois, scale = random_case(rng, conv, dtype, per_axis_scale=output_size != (7, 7))
         expected = numpy_engine.pool(features, rois, output_size, scale, conv)
         actual = host_pool(features, rois, output_size, scale, conv)
         assert actual.dtype == expected.dtype

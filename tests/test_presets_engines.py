@@ -33,7 +33,9 @@ def variants():
     for preset in registry.PRESETS:
         choices = [{}]
         for option in preset.options:
-            if option.number_switch:
+            if option.axis is not None:  # a sampling ratio of one axis
+                choices += [{option.name: "3"}, {option.name: "1"}]
+            elif option.number_switch:
                 choices.append({option.name: "0.75"})
             else:
                 choices += [{option.name: v} for v in option.values if v != option.default]

@@ -6,8 +6,8 @@ import click
 
 from ..box_formats import FORMATS
 from .common import UserError, console, note, print_json, reports_errors
-from .options import backend_option, image_size_option, json_option
-from .values import parse_scale, parse_size
+from .options import backend_option, image_size_option, json_option, layout_option
+from .values import parse_axis_scales, parse_size
 
 
 @click.command()
@@ -17,20 +17,23 @@ from .values import parse_scale, parse_size
 @click.option("--from", "fmt", default="auto", show_default=True, metavar="FORMAT",
               help=f"Format of ROIS: auto ([K,5], [K,4] or SSD rows), or one of {', '.join(FORMATS)}.")
 @image_size_option("Input image size: lets relative boxes be read x image size.")
-@click.option("--spatial-scale", metavar="S", help="Search only this scale (e.g. 1/8); default: 1 .. 1/64 "
-              "and the feature/image ratio.")
+@click.option("--spatial-scale", metavar="S|Y,X", help="Search only this scale (e.g. 1/8, or 1/2,1 per axis); "
+              "default: 1 .. 1/64 and the feature/image ratio (per axis where the aspects differ).")
 @click.option("--assume", metavar="PRESET",
               help="The preset you have been using: say what differs from the best match.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="Candidates to list.")
 @backend_option()
+@layout_option("nhwc: FEATURES are [N,H,W,C] and REFERENCE [K,PH,PW,C] (TF, TFLite, NNAPI).")
 @json_option("Print the whole explanation as JSON on stdout.")
 @reports_errors
-def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, as_json):
+def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, layout, as_json):
     """Find the convention that turns FEATURES and ROIS into REFERENCE (all .npy; one may be '-').
 
     Every preset with its options and modes is tried with every reading of the boxes (absolute
     pixels x spatial scale, relative x image size, relative x feature size, TF normalized), spatial
-    scales from 1 to 1/64 and sampling ratios adaptive and 1..4. The output size is REFERENCE's.
+    scales from 1 to 1/64 (and, with --image-size, the feature/image ratio, per axis where the
+    aspects differ) and sampling ratios adaptive and 1..4; TF references also with method=nearest.
+    The output size is REFERENCE's.
     Exit 0 when a candidate matches within `roialign diff`'s default tolerance, 1 when none does
     (the closest is shown), 2 on error.
 
@@ -51,12 +54,12 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     if assume:
         get(assume)  # an unknown preset fails before the search
     size = parse_size(image_size, "image size") if image_size else None
-    scale = parse_scale(spatial_scale) if spatial_scale else None
+    scale = parse_axis_scales(spatial_scale) if spatial_scale else None
     feature_array = arrayio.load_array(features, "features")
     roi_array = _read_rois(rois, fmt)
     reference_array = arrayio.load_array(reference, "reference")
     result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
-                 assume=assume, top=top, paths=(features, rois), backend=backend)
+                 assume=assume, top=top, paths=(features, rois), backend=backend, layout=layout)
     if result.engine.note and backend == "auto":
         note(result.engine.note)
     if as_json:

@@ -12,9 +12,10 @@ import sys
 
 import click
 
+from ..conventions import LAYOUTS
 from ..engines import BACKENDS
 from .common import UserError, parse_option_items
-from .values import parse_scale, parse_size
+from .values import parse_axis_scales, parse_sampling_ratio, parse_size
 
 
 def stacked(*decorators):
@@ -32,12 +33,17 @@ def output_size_option(help_text: str):
     return click.option("--output-size", default="7", show_default=True, help=help_text)
 
 
-def spatial_scale_option(default: str, help_text: str):
-    return click.option("--spatial-scale", default=default, show_default=True, help=help_text)
+def spatial_scale_option(default: str | None, help_text: str):
+    return click.option("--spatial-scale", default=default, show_default=default is not None, metavar="S|Y,X",
+                        help=help_text)  # fmt: skip
 
 
 def sampling_ratio_option(help_text: str):
-    return click.option("--sampling-ratio", type=int, default=-1, show_default=True, help=help_text)
+    return click.option("--sampling-ratio", default="-1", show_default=True, metavar="N|Y,X", help=help_text)
+
+
+def layout_option(help_text: str):
+    return click.option("--layout", type=click.Choice(LAYOUTS), default="nchw", show_default=True, help=help_text)
 
 
 def aligned_option(help_text: str):
@@ -79,7 +85,7 @@ class ConventionChoice:
 
     output_size: str
     spatial_scale: str
-    sampling_ratio: int
+    sampling_ratio: str
     aligned: bool | None
     mode: str | None
     preset: str | None
@@ -87,12 +93,16 @@ class ConventionChoice:
     switch_items: tuple[str, ...]
     backend: str
     image_size: str | None
+    layout: str
 
     def size(self) -> tuple[int, int]:
         return parse_size(self.output_size, "output size")
 
-    def scale(self) -> float:
-        return parse_scale(self.spatial_scale)
+    def scale(self):
+        """One number, or a (y, x) pair; a preset's stride options (nnapi) set the scale of their axis."""
+        from ..presets import option_scale
+
+        return option_scale(self.preset, self.options(), parse_axis_scales(self.spatial_scale))
 
     def options(self) -> dict[str, str]:
         return parse_option_items(self.option_items)
@@ -102,7 +112,8 @@ class ConventionChoice:
         from ..conventions import with_switches
         from ..presets import resolve
 
-        chosen = dict(aligned=self.aligned, sampling_ratio=self.sampling_ratio, mode=self.mode, options=self.options())
+        ratio = parse_sampling_ratio(self.sampling_ratio)
+        chosen = dict(aligned=self.aligned, sampling_ratio=ratio, mode=self.mode, options=self.options())
         return with_switches(resolve(self.preset, **chosen), self.switch_items)
 
 
@@ -126,8 +137,15 @@ def convention_options():
     handed to the command as one `ConventionChoice` argument, `call`."""
     return stacked(
         output_size_option("Pooled size: 7, or HxW such as 7x7."),
-        spatial_scale_option("1", "Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8."),
-        sampling_ratio_option("Samples per bin and axis: -1 the preset's own, 0 adaptive, n fixed."),
+        spatial_scale_option(
+            "1",
+            "Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8; a pair Y,X (height first) where the "
+            "axes differ, e.g. 1/2,1.",
+        ),
+        sampling_ratio_option(
+            "Samples per bin and axis: -1 the preset's own, 0 adaptive, n fixed; a pair Y,X (height first) "
+            "where the axes differ, e.g. 0,4."
+        ),
         aligned_option(
             "Half-pixel offset (torchvision aligned=True). Default: the preset's own; without a preset, --no-aligned."
         ),
@@ -140,6 +158,7 @@ def convention_options():
         switch_option(),
         backend_option(),
         image_size_option("Input image size: relative (0..1) boxes are multiplied by it."),
+        layout_option("FEATURES layout; nhwc reads channels-last maps (TF, TFLite, NNAPI) and writes [K,PH,PW,C]."),
         collected("call", ConventionChoice),
     )
 

@@ -24,7 +24,8 @@ from .values import parse_size
 @json_option()
 @reports_errors
 def pool(features, rois, output, call, level_mapper, as_json):
-    """RoIAlign of FEATURES [N,C,H,W] over ROIS, both .npy files ('-' reads stdin).
+    """RoIAlign of FEATURES [N,C,H,W] (or [N,H,W,C] with --layout nhwc) over ROIS, both .npy files
+    ('-' reads stdin). The output is [K,C,PH,PW], or [K,PH,PW,C] with --layout nhwc.
 
     ROIS may be [K,5] (batch, x1, y1, x2, y2), [K,4] (x1, y1, x2, y2; batch 0), or SSD
     DetectionOutput rows [K,7] / [1,1,K,7] (batch, label, score, x1, y1, x2, y2), whose padding
@@ -54,11 +55,11 @@ def pool(features, rois, output, call, level_mapper, as_json):
         arrayio.check_output_path(output, [features, rois])
     feature_array = arrayio.load_array(features, "features")
     parsed = _read_rois(rois, call.image_size, convention, scale)
-    result, choice, elapsed = _timed_pool(feature_array, parsed.boxes, size, scale, convention, call.backend)
+    result, choice, elapsed = _timed_pool(feature_array, parsed.boxes, size, scale, convention, call)
     if output is not None:
         arrayio.save_array(output, result, inputs=[features, rois])
     summary = {
-        "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype)},
+        "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype), "layout": call.layout},
         "rois": {"count": len(parsed.boxes), "read_as": parsed.layout, "padding_rows_dropped": parsed.dropped},
         "output": {"shape": list(result.shape), "dtype": str(result.dtype), "path": output},
         "preset": call.preset, "options": options, "convention": convention.switches(),
@@ -70,19 +71,19 @@ def pool(features, rois, output, call, level_mapper, as_json):
         _print_summary(summary, console(stderr=output == "-"))
 
 
-def _timed_pool(features, roi_boxes, size, scale: float, convention, backend: str):
+def _timed_pool(features, roi_boxes, size, scale, convention, call):
     """api.pool, with the seconds it took; says why when `auto` did not take the GPU."""
     from .. import api
 
     started = time.perf_counter()
-    result, choice = api.pool(features, roi_boxes, size, scale, convention, backend)
+    result, choice = api.pool(features, roi_boxes, size, scale, convention, call.backend, call.layout)
     elapsed = time.perf_counter() - started
-    if choice.note and backend == "auto":
+    if choice.note and call.backend == "auto":
         note(choice.note)
     return result, choice, elapsed
 
 
-def _read_rois(path: str, image_size: str | None, convention, scale: float):
+def _read_rois(path: str, image_size: str | None, convention, scale):
     """The rois as parsed Boxes in absolute coordinates: relative ones x --image-size, else as given (with a
     warning when they look relative but the convention reads them as pixels)."""
     from dataclasses import replace
@@ -99,12 +100,13 @@ def _read_rois(path: str, image_size: str | None, convention, scale: float):
     return parsed
 
 
-def _warn_if_relative(roi_boxes, scale: float) -> None:
+def _warn_if_relative(roi_boxes, scale) -> None:
     from ..boxes import relative_warning
+    from ..equivalents import scale_text
 
     message = relative_warning(
         roi_boxes,
-        f"absolute pixels x spatial scale {scale:g}",
+        f"absolute pixels x spatial scale {scale_text(scale)}",
         ", so each box covers less than one feature pixel. Pass --image-size WxH to scale them to image pixels, "
         "or use a preset that reads relative boxes (caffe-ssd-roialign reads them x the feature size).",
     )
@@ -116,19 +118,20 @@ def _print_summary(summary, out) -> None:
     from rich.table import Table
 
     from ..conventions import format_value
+    from ..equivalents import scale_text
 
     table = Table(title="roialign pool", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     f, r, o = summary["features"], summary["rois"], summary["output"]
-    table.add_row("features", f"{f['shape']} {f['dtype']}")
+    table.add_row("features", f"{f['shape']} {f['dtype']} {f['layout'].upper()}")
     dropped = f", {r['padding_rows_dropped']} padding rows dropped" if r["padding_rows_dropped"] else ""
     table.add_row("rois", f"{r['count']} read as {r['read_as']}{dropped}")
     table.add_row("output", f"{o['shape']} {o['dtype']} -> {o['path'] or '(not written: give -o OUT)'}")
     options = "".join(f", {k}={v}" for k, v in summary["options"].items())
     table.add_row("preset", (summary["preset"] or "(none: torchvision semantics)") + options)
     height, width = summary["output_size"]
-    table.add_row("scale / size", f"{summary['spatial_scale']:g} / {height}x{width}")
+    table.add_row("scale / size", f"{scale_text(summary['spatial_scale'])} / {height}x{width}")
     table.add_row("switches", ", ".join(f"{k}={format_value(v)}" for k, v in summary["convention"].items()))
     table.add_row("backend", f"{summary['backend']} in {summary['seconds'] * 1000:.1f} ms")
     out.print(table)

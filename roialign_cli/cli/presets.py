@@ -19,13 +19,17 @@ from .options import (
     spatial_scale_option,
     stacked,
 )
-from .values import parse_scale, parse_size
+from .values import parse_axis_scales, parse_sampling_ratio, parse_size
 
 # The convention options of `roialign pool`, here changing the preset shown (and the numbers of its calls).
 _CALL_OPTIONS = stacked(
     output_size_option("Output size for the equivalent calls: 7 or HxW."),
-    spatial_scale_option("1/16", "Spatial scale for the equivalent calls."),
-    sampling_ratio_option("With NAME: -1 the preset's own, 0 adaptive, n fixed."),
+    spatial_scale_option(
+        None,
+        "Spatial scale for the equivalent calls (default 1/16, or a preset's stride options); a pair Y,X where the "
+        "axes differ.",
+    ),
+    sampling_ratio_option("With NAME: -1 the preset's own, 0 adaptive, n fixed; a pair Y,X where the axes differ."),
     aligned_option("With NAME: the half-pixel or the legacy model."),
     mode_option("With NAME: the preset's avg or max."),
     option_items_option("With NAME: one of the preset's own options; repeatable."),
@@ -48,12 +52,15 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
     """
     from .. import presets as registry
     from ..equivalents import CallSpec
+    from ..presets import option_scale
 
     ph, pw = parse_size(output_size, "output size")
-    spec = CallSpec(output_size=(ph, pw), spatial_scale=parse_scale(spatial_scale))
-    changes = dict(aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=parse_option_items(option_items))
+    ratio, options = parse_sampling_ratio(sampling_ratio), parse_option_items(option_items)
+    scale = option_scale(name, options, parse_axis_scales(spatial_scale or "1/16"), explicit=spatial_scale is not None)
+    spec = CallSpec(output_size=(ph, pw), spatial_scale=scale)
+    changes = dict(aligned=aligned, sampling_ratio=ratio, mode=mode, options=options)
     if name is None:
-        if aligned is not None or sampling_ratio != -1 or mode or option_items:
+        if aligned is not None or ratio != -1 or mode or option_items:
             raise UserError("--sampling-ratio, --aligned, --mode and --option need a preset NAME")
         described = [_describe(p, p.convention, spec) for p in registry.PRESETS]
         if as_json:
@@ -87,6 +94,8 @@ def _describe(preset, convention, spec) -> dict:
                 "default": o.default,
                 "values": {v: dict(c) for v, c in o.values.items()},
                 "number_switch": o.number_switch,
+                "axis": None if o.axis is None else "yx"[o.axis],
+                "stride_axis": None if o.stride_axis is None else "yx"[o.stride_axis],
             }
             for o in preset.options
         ],
@@ -106,6 +115,10 @@ def _switches_text(switches: dict) -> str:
 
 
 def _choices(option: dict) -> str:
+    if option["stride_axis"]:
+        return f"a stride > 0 (spatial scale 1/stride along {option['stride_axis']})"
+    if option["axis"]:
+        return f"an integer >= 0 (samples along {option['axis']}; 0 adaptive)"
     return "a number" if option["number_switch"] else " | ".join(option["values"])
 
 
@@ -131,10 +144,12 @@ def _print_table(described: list, spec) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from ..equivalents import scale_text
+
     baseline = next(p for p in described if p["name"] == BASELINE)
     table = Table(
         title=f"roialign presets: calls for output {spec.output_size[0]}x{spec.output_size[1]}, spatial scale "
-        f"{spec.spatial_scale:g} (`roialign presets NAME` shows one in detail)",
+        f"{scale_text(spec.spatial_scale)} (`roialign presets NAME` shows one in detail)",
         title_justify="left",
         show_lines=True,
     )
@@ -152,6 +167,7 @@ def _print_detail(p: dict, spec) -> None:
     from rich.table import Table
 
     from ..conventions import format_value, switch_doc
+    from ..equivalents import scale_text
 
     out = console(stderr=False)
     aliases = f" (aliases: {', '.join(p['aliases'])})" if p["aliases"] else ""
@@ -184,5 +200,5 @@ def _print_detail(p: dict, spec) -> None:
         out.print("[bold]traps[/bold]")
         out.print(traps)
     size = f"{spec.output_size[0]}x{spec.output_size[1]}"
-    out.print(f"[bold]equivalent call[/bold] (output {size}, spatial scale {spec.spatial_scale:g}):")
+    out.print(f"[bold]equivalent call[/bold] (output {size}, spatial scale {scale_text(spec.spatial_scale)}):")
     out.print(f"  {escape(p['equivalent'])}", soft_wrap=True)

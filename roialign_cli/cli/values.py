@@ -1,4 +1,5 @@
-"""Option values written as text: sizes ('7', '7x7', '576x192') and scales ('0.125', '1/8').
+"""Option values written as text: sizes ('7', '7x7', '576x192'), scales ('0.125', '1/8', per axis '1/2,1',
+per pyramid level '1/4,1/8,1/16') and sampling ratios ('2', per axis '0,4').
 
 Pure Python, so that commands that only print (`roialign presets`) parse them without NumPy.
 """
@@ -43,3 +44,23 @@ def parse_scales(text: str) -> list[float]:
     if not all(parts):
         raise UserError(f"spatial scales must be a comma-separated list like 1/4,1/8,1/16, not {text!r}")
     return [parse_scale(part) for part in parts]
+
+
+def parse_axis_scales(text: str):
+    """'1/8' -> 0.125; 'Y,X' (height first, as --output-size) such as '1/2,1' -> (0.5, 1.0)."""
+    parts = text.split(",")
+    if len(parts) > 2:
+        raise UserError(f"spatial scale must be one number or a pair Y,X such as 1/2,1, not {text!r}")
+    values = tuple(parse_scale(p.strip()) for p in parts)
+    return values[0] if len(values) == 1 else values
+
+
+def parse_sampling_ratio(text: str):
+    """'-1', '0', '2' -> that int; 'Y,X' such as '0,4' -> (0, 4) (-1 on an axis: the preset's own)."""
+    try:
+        values = tuple(int(p) for p in str(text).split(","))
+    except ValueError:
+        values = ()
+    if len(values) not in (1, 2) or min(values) < -1:
+        raise UserError(f"sampling ratio must be -1, 0, n > 0 or a pair Y,X of those such as 0,4, not {text!r}")
+    return values[0] if len(values) == 1 else values

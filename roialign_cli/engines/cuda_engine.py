@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 
-from ..conventions import BORDERS, BOX_ROUNDINGS, COORDINATES, END_PLUS_ONE, GRIDS, POOLINGS, Convention
+from ..conventions import BORDERS, BOX_ROUNDINGS, COORDINATES, END_PLUS_ONE, GRIDS, INTERPOLATIONS, POOLINGS, Convention
 from ..errors import BackendUnavailable, InputError
 from .kernel_source import kernel_path, read_kernel
 
@@ -137,18 +137,22 @@ def launch_shape(num_rois: int, channels: int) -> tuple[int, int]:
     return blocks, tile
 
 
-def kernel_arguments(shape, output_size, spatial_scale: float, conv: Convention, channel_tile: int) -> tuple:
+def kernel_arguments(shape, output_size, spatial_scale, conv: Convention, channel_tile: int) -> tuple:
     """The scalar arguments of roi_align_forward after its three pointers, typed as the kernel
     declares them (CuPy does not check them): int32 for ints and switch indices, float64 for
-    reals, which the kernel rounds to its compute precision as the NumPy engine does."""
+    reals, which the kernel rounds to its compute precision as the NumPy engine does. Per-axis
+    values (spatial scale, sampling ratio) go y first, then x."""
     import numpy as np
+
+    from ..geometry import axis_scales
 
     _, channels, height, width = shape
     i, f = np.int32, np.float64
     no_limit = -np.inf
+    (sy, sx), (ry, rx) = axis_scales(spatial_scale), conv.sampling_ratios
     return (
         i(channels), i(height), i(width), i(output_size[0]), i(output_size[1]), i(channel_tile),
-        f(spatial_scale),
+        f(sy), f(sx),
         i(COORDINATES.index(conv.coordinates)),
         i(BOX_ROUNDINGS.index(conv.box_rounding)),
         f(conv.pixel_offset),
@@ -157,17 +161,18 @@ def kernel_arguments(shape, output_size, spatial_scale: float, conv: Convention,
         f(no_limit if conv.min_size is None else conv.min_size),
         i(conv.clip_box),
         i(conv.clip_bins),
-        i(conv.sampling_ratio),
+        i(ry), i(rx),
         i(GRIDS.index(conv.grid)),
         i(POOLINGS.index(conv.pooling)),
         f(no_limit if conv.max_floor is None else conv.max_floor),
         i(BORDERS.index(conv.border)),
+        i(INTERPOLATIONS.index(conv.interpolation)),
         f(conv.fill_value),
         f(conv.empty_value),
     )  # fmt: skip
 
 
-def pool(features, rois, output_size, spatial_scale: float, conv: Convention):
+def pool(features, rois, output_size, spatial_scale, conv: Convention):
     """RoIAlign of `features` [N, C, H, W] (NumPy or CuPy) over validated `rois` [K, 5] -> [K, C, PH, PW]
     (`roialign_cli.api` checks the batch indices: one out of range would read outside the features).
 
@@ -187,7 +192,7 @@ def pool(features, rois, output_size, spatial_scale: float, conv: Convention):
     return out if on_device else out.get()
 
 
-def launch(xp, kernel, features, rois, output_size, spatial_scale: float, conv: Convention):
+def launch(xp, kernel, features, rois, output_size, spatial_scale, conv: Convention):
     """Lay out the arguments of roi_align_forward with array module `xp` and run
     `kernel(blocks, threads, arguments)` once; returns the output [K, C, PH, PW].
 

@@ -28,8 +28,8 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..conventions import Convention
-from ..geometry import AxisGeometry, AxisTaps, axis_geometry, compute_dtype, sample_taps
+from ..conventions import Convention, X, Y
+from ..geometry import AxisGeometry, AxisTaps, axis_geometry, axis_scales, compute_dtype, sample_taps
 
 # Working memory beyond the output: one channels-last block of channels, the matrices of the chunks
 # applied to it, and per worker one chunk being built, sharing the rest (a single roi larger than
@@ -114,8 +114,9 @@ class _Plan:
         self.ph, self.pw = output_size
         self.height, self.width = h, w
         self.conv, self.ct = conv, ct
-        self.y = axis_geometry(rois[:, 2], rois[:, 4], h, spatial_scale, self.ph, conv, ct)
-        self.x = axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, self.pw, conv, ct)
+        sy, sx = axis_scales(spatial_scale)
+        self.y = axis_geometry(rois[:, 2], rois[:, 4], h, sy, self.ph, conv, ct, Y)
+        self.x = axis_geometry(rois[:, 1], rois[:, 3], w, sx, self.pw, conv, ct, X)
         self.batch = rois[:, 0].astype(np.int64)
         self.taps_y, self.taps_x = _taps_per_bin(self.y), _taps_per_bin(self.x)
         self.small = self.ph * self.pw * (self.taps_y * self.taps_x).sum() * c <= SMALL_WORK
@@ -296,8 +297,9 @@ def _waves(plan: _Plan, chunks: list[np.ndarray]) -> list[list[np.ndarray]]:
     return waves
 
 
-def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: float, conv: Convention) -> np.ndarray:
-    """RoIAlign of `features` [N, C, H, W] over validated `rois` [K, 5] -> [K, C, PH, PW]."""
+def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, conv: Convention) -> np.ndarray:
+    """RoIAlign of `features` [N, C, H, W] over validated `rois` [K, 5] -> [K, C, PH, PW];
+    `spatial_scale` is one number or a (y, x) pair."""
     features = np.asarray(features)
     ct = compute_dtype(features.dtype)
     n, c, h, w = features.shape

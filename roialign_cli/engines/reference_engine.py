@@ -11,24 +11,26 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..conventions import Convention
-from ..geometry import axis_geometry, compute_dtype, sample_taps
+from ..conventions import Convention, X, Y
+from ..geometry import axis_geometry, axis_scales, compute_dtype, sample_taps
 
 POSITION_SENSITIVE = True  # computes channel_mapping='position-sensitive' itself
 
 
-def pool(features, rois, output_size, spatial_scale: float, conv: Convention) -> np.ndarray:
-    """RoIAlign of `features` [N, C, H, W] over validated `rois` [K, 5] -> [K, C, PH, PW]."""
+def pool(features, rois, output_size, spatial_scale, conv: Convention) -> np.ndarray:
+    """RoIAlign of `features` [N, C, H, W] over validated `rois` [K, 5] -> [K, C, PH, PW];
+    `spatial_scale` is one number or a (y, x) pair."""
     features = np.asarray(features)
     ct = compute_dtype(features.dtype)
     images = features.astype(ct, copy=False)
     _, channels, height, width = features.shape
     ph, pw = output_size
+    sy, sx = axis_scales(spatial_scale)
     sensitive = conv.channel_mapping == "position-sensitive"
     out = np.empty((len(rois), channels // (ph * pw) if sensitive else channels, ph, pw), dtype=features.dtype)
     for k, (batch, x1, y1, x2, y2) in enumerate(np.asarray(rois, dtype=np.float64)):
-        ys = axis_samples(y1, y2, height, spatial_scale, ph, conv, ct)
-        xs = axis_samples(x1, x2, width, spatial_scale, pw, conv, ct)
+        ys = axis_samples(y1, y2, height, sy, ph, conv, ct, Y)
+        xs = axis_samples(x1, x2, width, sx, pw, conv, ct, X)
         for i in range(ph):
             for j in range(pw):
                 # output channel c of bin (i, j) reads input channel (c * PH + i) * PW + j
@@ -38,9 +40,9 @@ def pool(features, rois, output_size, spatial_scale: float, conv: Convention) ->
     return out
 
 
-def axis_samples(c1: float, c2: float, length: int, spatial_scale: float, pooled: int, conv: Convention, ct):
+def axis_samples(c1: float, c2: float, length: int, spatial_scale: float, pooled: int, conv: Convention, ct, axis):
     """For each bin along one axis of one roi, its samples as (low, high, w_low, w_high, inside)."""
-    geo = axis_geometry(np.array([c1]), np.array([c2]), length, spatial_scale, pooled, conv, ct)
+    geo = axis_geometry(np.array([c1]), np.array([c2]), length, spatial_scale, pooled, conv, ct, axis)
     taps = sample_taps(geo, [0], pooled, length, conv, ct)
     fields = (taps.low, taps.high, taps.w_low, taps.w_high, taps.inside)
     return [
