@@ -13,6 +13,7 @@ from .explain import explain
 from .info import info
 from .pool import pool
 from .presets import presets
+from .show import show
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,4 +27,5 @@ main.add_command(convert)
 main.add_command(diff)
 main.add_command(explain)
 main.add_command(presets)
+main.add_command(show)
 main.add_command(info)

@@ -23,8 +23,12 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
               help="The engine that pools every candidate.")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole explanation as JSON on stdout.")
+@click.option("--plot", metavar="OUT", help="Draw roi --plot-roi under --assume and under the best match "
+              "(OUT.png or OUT.svg; needs matplotlib).")
+@click.option("--plot-roi", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
+              help="The roi --plot draws.")
 @reports_errors
-def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, as_json):
+def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, as_json, plot, plot_roi):
     """Find the convention that turns FEATURES and ROIS into REFERENCE (all .npy; one may be '-').
 
     Every preset with its options and modes is tried with every reading of the boxes (absolute
@@ -41,6 +45,8 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
         raise UserError("only one of FEATURES, ROIS and REFERENCE can be read from stdin")
     if assume:
         get(assume)  # an unknown preset fails before the search
+    if plot:
+        _check_plot(plot, assume, [features, rois, reference])
     size = boxes.parse_size(image_size, "image size") if image_size else None
     scale = parse_scale(spatial_scale) if spatial_scale else None
     feature_array = arrayio.load_array(features, "features")
@@ -50,11 +56,43 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
                  assume=assume, top=top, paths=(features, rois), backend=backend)
     if result.engine.note and backend == "auto":
         note(result.engine.note)
+    if plot:
+        _plot(result, roi_array, feature_array.shape, plot_roi, plot, [features, rois, reference])
     if as_json:
         print_json(result.to_dict(top))
     else:
         _print(result, top, console(stderr=False))
     raise SystemExit(0 if result.matched else 1)
+
+
+def _check_plot(out: str, assume, inputs) -> None:
+    from ..arrayio import check_output_path
+    from ..pictures import output_format
+
+    if not assume:
+        raise UserError("--plot draws the box under your setting and under the best match: name yours with --assume")
+    output_format(out)
+    check_output_path(out, inputs)
+
+
+def _plot(result, rois, features_shape, k: int, out: str, inputs) -> None:
+    """Roi k under the assumed setting (A) and the best match (B), each reading the boxes its own way."""
+    from .. import pictures
+    from ..drawing_geometry import layout
+    from ..equivalents import scale_expression
+    from ..explain import engine_rois
+
+    if k >= len(rois):
+        raise UserError(f"--plot-roi {k} is out of range: there are {len(rois)} rois")
+    drawings = []
+    for letter, who, scored in (("A", "your setting", result.assumed), ("B", "best match", result.best)):
+        c = scored.candidate
+        box = engine_rois(rois[k : k + 1], c.reading, result.image_size)[0, 1:5]
+        scale = f", scale {scale_expression(c.spatial_scale)}" if c.reading.scaled else ""
+        label = f"{letter}: {who}, {c.label} ({c.reading.name}{scale})"
+        drawings.append(layout(box, (features_shape[3], features_shape[2]), result.output_size, c.spatial_scale, c.convention, label))
+    title = f"roi {k} ({', '.join(f'{v:.4g}' for v in rois[k, 1:5])}) on a {features_shape[3]}x{features_shape[2]} map"
+    pictures.save(pictures.roi_figure(drawings, (0, 0, 0, 0), title), out, inputs)
 
 
 def _read_rois(spec: str, fmt: str):
