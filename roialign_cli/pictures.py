@@ -103,10 +103,11 @@ def roi_figure(
     inches = width / DPI
     row = min(max(inches * 0.7 * aspect, 2.6), 8.0)
     subtitle = _subtitle(drawings, width)
-    height = row * (1 if overlay else len(drawings)) + 0.35 * (1 + len(subtitle)) + 0.3 * _legend_rows(drawings)
+    rows = 1 if overlay else len(drawings)
+    height = row * rows + 0.35 * (1 + len(subtitle)) + 0.3 * _legend_rows(drawings)
     fig = plt.figure(figsize=(inches, max(height, 2.8 * len(drawings))), layout="constrained")
     grid = fig.add_gridspec(len(drawings), 2, width_ratios=(3, 1))
-    mains = [fig.add_subplot(grid[:, 0])] if overlay else [fig.add_subplot(grid[i, 0]) for i in range(len(drawings))]
+    mains = [fig.add_subplot(grid[:, 0] if overlay else grid[i, 0], label=f"map {i}") for i in range(rows)]
     for i, drawing in enumerate(drawings):
         main = mains[0 if overlay else i]
         main.set_title("\n".join(d.label for d in drawings) if overlay else drawing.label, fontsize=11)
@@ -115,7 +116,7 @@ def roi_figure(
         if i == 0 or not overlay:
             _feature_grid(main, drawing, view)
         _panel(main, drawing, STYLES[i], sample, view)
-        _close_up(fig.add_subplot(grid[i, 1]), drawing, STYLES[i], sample)
+        _close_up(fig.add_subplot(grid[i, 1], label=f"close-up {i}"), drawing, STYLES[i], sample)
     fig.suptitle("\n".join([title, *subtitle]), fontsize=11, ha="left", x=0.01)
     _shared_legend(fig, fig.axes)
     fig.canvas.draw()  # lay out first: marker sizes follow the bins' size on the page
@@ -151,6 +152,10 @@ def _view(drawings: list[Drawing], sample) -> tuple[float, float, float, float]:
             ys += [p[1] for p in tap.pixels] + [tap.point[1]]
     margin = 1.0 + 0.04 * max(max(xs) - min(xs), max(ys) - min(ys))
     return (min(xs) - margin, min(ys) - margin, max(xs) + margin, max(ys) + margin)
+
+
+def has_sample(drawing: Drawing, sample) -> bool:
+    return _tap_or_none(drawing, sample) is not None
 
 
 def _tap_or_none(drawing: Drawing, sample):
@@ -352,15 +357,15 @@ def error_figure(emap, title: str, atol: float, worst: int = 5, width: int = WID
 
 
 def _heat_map(fig, ax, emap, worst: int) -> None:
+    import matplotlib
     import matplotlib.colors as mcolors
 
     cells = emap.cells
     finite = cells[np.isfinite(cells) & (cells > 0)]
     top = float(finite.max()) if finite.size else 1.0
     low = max(float(finite.min()) if finite.size else top, top * 1e-6)
-    cmap = plt_cmap("viridis")
-    cmap.set_bad("white")  # exactly equal
-    cmap.set_over("#D55E00")  # a NaN or infinity on one side only
+    # white: exactly equal; vermillion: a NaN or infinity on one side only
+    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white", over="#D55E00")
     shown = np.ma.masked_where(cells == 0, np.where(np.isinf(cells), top * 10, np.maximum(cells, low)))
     norm = mcolors.LogNorm(vmin=low, vmax=top * (1 + 1e-9)) if low < top else mcolors.Normalize(0, top * 2)
     image = ax.imshow(shown, cmap=cmap, norm=norm, aspect="auto", interpolation="nearest")
@@ -381,12 +386,6 @@ def _heat_map(fig, ax, emap, worst: int) -> None:
             color="black",
             bbox={"boxstyle": "round,pad=0.1", "fc": "white", "ec": "none", "alpha": 0.9},
         )
-
-
-def plt_cmap(name: str):
-    import matplotlib
-
-    return matplotlib.colormaps[name].copy()
 
 
 def _histogram(ax, emap, atol: float) -> None:

@@ -102,7 +102,10 @@ def show(
     title = f"{where} on a {grid[0]}x{grid[1]} feature map, output {size[0]}x{size[1]}, spatial scale {scale:g}" + (
         f", image {image[0]}x{image[1]}" if image else ""
     )
-    fig = pictures.roi_figure(drawings, _sample(sample), title, overlay=overlay, width=width)
+    chosen = _sample(sample)
+    if not any(pictures.has_sample(d, chosen) for d in drawings):
+        drawings[0].tap(*chosen)  # says why there is no such sample
+    fig = pictures.roi_figure(drawings, chosen, title, overlay=overlay, width=width)
     pixels = pictures.save(fig, output, [s for s in (rois, features) if s])
     note(f"wrote {output} ({pixels[0]}x{pixels[1]} pixels)")
 

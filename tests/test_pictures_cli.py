@@ -1,0 +1,219 @@
+"""`roialign show`, `diff --plot` and `explain --plot`: valid images of the size asked for, the numbers of
+the geometry drawn, and bad arguments refused with one line and exit code 2."""
+
+from __future__ import annotations
+
+import re
+import struct
+import sys
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from conftest import REPO
+
+pytest.importorskip("matplotlib")
+
+SAMPLES = REPO / "samples"
+SEED = (
+    "show",
+    SAMPLES / "detections.npy",
+    "--roi",
+    "0",
+    "--features",
+    SAMPLES / "features.npy",
+    "--image-size",
+    "576x192",
+    "--spatial-scale",
+    "1/8",
+)
+
+
+def png_size(path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def reported_size(stderr: str) -> tuple[int, int]:
+    width, height = re.search(r"\((\d+)x(\d+) pixels\)", stderr).groups()
+    return int(width), int(height)
+
+
+def one_line_error(result, *words):
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    for word in words:
+        assert word in lines[0]
+
+
+def test_show_draws_the_seed_box_under_two_conventions(cli, tmp_path):
+    out = tmp_path / "seed.png"
+    result = cli(*SEED, "--preset", "torchvision", "--vs", "caffe-ssd-roialign", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert png_size(out) == reported_size(result.stderr)
+    assert png_size(out)[0] == 1200
+
+
+@pytest.mark.parametrize("size", ["7x7", "14x14"])
+def test_show_draws_a_box_from_the_command_line_at_the_width_asked(cli, tmp_path, size):
+    out = tmp_path / "box.png"
+    result = cli(
+        "show",
+        "--box",
+        "3.2,4.1,14.7,11.3",
+        "--feature-size",
+        "20x16",
+        "--output-size",
+        size,
+        "--preset",
+        "torchvision",
+        "--vs",
+        "torchvision-aligned",
+        "--overlay",
+        "--width",
+        "800",
+        "-o",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert png_size(out)[0] == 800 and png_size(out) == reported_size(result.stderr)
+
+
+def test_show_writes_svg_by_extension(cli, tmp_path):
+    out = tmp_path / "box.svg"
+    result = cli(
+        "show", "--box", "0.1,0.2,0.5,0.9", "--feature-size", "40x30", "--preset", "tf-crop-and-resize", "-o", out
+    )
+    assert result.exit_code == 0, result.output
+    root = ET.parse(out).getroot()
+    assert root.tag.endswith("svg") and root.get("width") == "864pt"  # 1200 pixels at 100 dpi = 12 in = 864 pt
+
+
+def test_the_figure_draws_the_drawings_sample_points_and_taps():
+    """What lands on the page is the geometry: the sample markers sit where the drawing's samples are."""
+    from roialign_cli import pictures
+    from roialign_cli.drawing_geometry import layouts
+    from roialign_cli.presets import get
+
+    conventions = [("A", get("torchvision").convention), ("B", get("caffe-ssd-roialign").convention)]
+    drawings = layouts((0.246, 0.105, 1.0, 1.0), conventions, (72, 24), (7, 7), 1 / 8, (576, 192))
+    fig = pictures.roi_figure(drawings, (6, 6, 0, 0), "seed")
+    axes = {ax.get_label(): ax for ax in fig.axes}
+    for i, drawing in enumerate(drawings):
+        drawn = np.concatenate([c.get_offsets() for c in axes[f"map {i}"].collections if c.get_gid() == "samples"])
+        expected = drawing.samples()[:, 4:]
+        np.testing.assert_allclose(np.sort(drawn, axis=0), np.sort(expected, axis=0))
+        tap = drawing.tap(6, 6, 0, 0)
+        weights = sorted(float(t.get_text().split()[1]) for t in axes[f"close-up {i}"].texts)
+        np.testing.assert_allclose(weights, sorted(tap.weights), atol=5e-4)  # printed to 3 decimals
+    pictures.pyplot().close(fig)
+
+
+def test_diff_plot_draws_the_heat_map_and_keeps_the_verdict(cli, tmp_path):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    np.save(b, np.ones((16, 128, 7, 7), np.float32))
+    wrong = np.ones((16, 128, 7, 7), np.float32)
+    wrong[3, 17] += 0.5
+    np.save(a, wrong)
+    out = tmp_path / "errors.png"
+    result = cli("diff", a, b, "--plot", out, "--quiet")
+    assert result.exit_code == 1
+    assert png_size(out)[0] == 1200
+
+
+def test_explain_plot_draws_the_assumed_setting_and_the_best_match(cli, tmp_path):
+    out = tmp_path / "best.png"
+    result = cli(
+        "explain",
+        SAMPLES / "features.npy",
+        SAMPLES / "detections.npy",
+        SAMPLES / "reference.npy",
+        "--image-size",
+        "576x192",
+        "--spatial-scale",
+        "1/8",
+        "--assume",
+        "torchvision",
+        "--plot",
+        out,
+        "--backend",
+        "numpy",
+    )
+    assert result.exit_code == 0, result.output
+    assert png_size(out)[0] == 1200
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (("show", "--feature-size", "8x8", "-o", "x.png"), ["either ROIS"]),
+        (
+            ("show", SAMPLES / "detections.npy", "--box", "1,1,2,2", "--feature-size", "8x8", "-o", "x.png"),
+            ["either ROIS"],
+        ),
+        (("show", SAMPLES / "detections.npy", "--feature-size", "8x8", "-o", "x.png"), ["--roi K"]),
+        (
+            ("show", SAMPLES / "detections.npy", "--roi", "16", "--feature-size", "8x8", "-o", "x.png"),
+            ["out of range", "16 rois"],
+        ),
+        (("show", "--box", "1,1,2", "--feature-size", "8x8", "-o", "x.png"), ["--box takes 4 numbers"]),
+        (("show", "--box", "1,1,2,nan", "--feature-size", "8x8", "-o", "x.png"), ["--box takes 4 numbers"]),
+        (("show", "--box", "1,1,2,2", "-o", "x.png"), ["--features FILE or --feature-size"]),
+        (("show", "--box", "1,1,2,2", "--feature-size", "8x0", "-o", "x.png"), ["feature size"]),
+        (("show", "--box", "1,1,2,2", "--feature-size", "8x8", "-o", "x.jpg"), [".png or .svg"]),
+        (("show", "--box", "1,1,2,2", "--feature-size", "8x8", "--preset", "nope", "-o", "x.png"), ["unknown preset"]),
+        (("show", "--box", "1,1,2,2", "--feature-size", "8x8", "--vs-switch", "border=clamp", "-o", "x.png"), ["--vs"]),
+        (
+            ("show", "--box", "1,1,2,2", "--feature-size", "8x8", "--switch", "border=round", "-o", "x.png"),
+            ["border must be one of"],
+        ),
+        (
+            ("show", "--box", "1,1,5,5", "--feature-size", "8x8", "--sample", "0,0,9,0", "-o", "x.png"),
+            ["no sample (9, 0)"],
+        ),
+        (
+            ("show", "--box", "1,1,5,5", "--feature-size", "8x8", "--sample", "0,-1,0,0", "-o", "x.png"),
+            ["--sample takes four integers"],
+        ),
+        (("show", "--box", "1,1,5,5", "--features", SAMPLES / "make_samples.py", "-o", "x.png"), ["not a .npy"]),
+        (("diff", SAMPLES / "reference.npy", SAMPLES / "reference.npy", "--plot", "e.pdf"), [".png or .svg"]),
+        (
+            (
+                "explain",
+                SAMPLES / "features.npy",
+                SAMPLES / "detections.npy",
+                SAMPLES / "reference.npy",
+                "--plot",
+                "b.png",
+            ),
+            ["--assume"],
+        ),
+    ],
+)
+def test_bad_arguments_fail_with_one_line(cli, tmp_path, monkeypatch, args, words):
+    monkeypatch.chdir(tmp_path)
+    one_line_error(cli(*args), *words)
+    assert not list(tmp_path.iterdir())  # nothing written
+
+
+def test_diff_plot_needs_pooled_outputs(cli, tmp_path):
+    flat = tmp_path / "flat.npy"
+    np.save(flat, np.zeros((3, 4)))
+    one_line_error(cli("diff", flat, flat, "--plot", tmp_path / "e.png"), "[K, C, PH, PW]")
+    assert not (tmp_path / "e.png").exists()
+
+
+def test_a_picture_is_never_written_over_an_input(cli, tmp_path):
+    rois = tmp_path / "rois.png"  # a .npy array under a picture's name
+    rois.write_bytes((SAMPLES / "detections.npy").read_bytes())
+    before = rois.read_bytes()
+    one_line_error(cli("show", rois, "--roi", "0", "--feature-size", "72x24", "-o", rois), "also an input")
+    assert rois.read_bytes() == before
+
+
+def test_without_matplotlib_drawing_fails_with_one_line(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    result = cli("show", "--box", "1,1,5,5", "--feature-size", "8x8", "-o", tmp_path / "x.png")
+    one_line_error(result, "roialign-cli[plot]")
