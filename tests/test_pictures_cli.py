@@ -217,3 +217,16 @@ def test_without_matplotlib_drawing_fails_with_one_line(cli, tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     result = cli("show", "--box", "1,1,5,5", "--feature-size", "8x8", "-o", tmp_path / "x.png")
     one_line_error(result, "roialign-cli[plot]")
+
+
+def test_the_readmes_pictures_are_what_the_documented_script_makes(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_pictures", REPO / "docs" / "make_pictures.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    made = script.make(tmp_path)
+    assert [p.name for p in made] == ["seed-box.png", "naive-vs-caffe.png"]
+    for path in made:
+        assert png_size(path) == png_size(REPO / "docs" / path.name)
+        assert f"docs/{path.name}" in (REPO / "README.md").read_text()

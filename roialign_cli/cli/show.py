@@ -85,11 +85,13 @@ def show(
         roialign show samples/detections.npy --roi 0 --features samples/features.npy \\
             --image-size 576x192 --spatial-scale 1/8 --preset torchvision --vs caffe-ssd-roialign -o box.png
     """
-    from .. import pictures
+    from .. import arrayio, pictures
     from ..drawing_geometry import layouts
     from ..sizes import parse_size
 
     pictures.output_format(output)
+    inputs = [s for s in (rois, features) if s]
+    arrayio.check_output_path(output, inputs)
     raw, where = _box(rois, roi_index, box)
     grid = _feature_size(features, feature_size)
     size = parse_size(output_size, "output size")
@@ -99,15 +101,19 @@ def show(
     )
     scale = parse_scale(spatial_scale)
     drawings = layouts(raw, conventions, grid, size, scale, image)
-    title = f"{where} on a {grid[0]}x{grid[1]} feature map, output {size[0]}x{size[1]}, spatial scale {scale:g}" + (
-        f", image {image[0]}x{image[1]}" if image else ""
-    )
     chosen = _sample(sample)
     if not any(pictures.has_sample(d, chosen) for d in drawings):
         drawings[0].tap(*chosen)  # says why there is no such sample
-    fig = pictures.roi_figure(drawings, chosen, title, overlay=overlay, width=width)
-    pixels = pictures.save(fig, output, [s for s in (rois, features) if s])
+    fig = pictures.roi_figure(drawings, chosen, _title(where, grid, size, scale, image), overlay=overlay, width=width)
+    pixels = pictures.save(fig, output, inputs)
     note(f"wrote {output} ({pixels[0]}x{pixels[1]} pixels)")
+
+
+def _title(where: str, grid, size, scale: float, image) -> str:
+    from ..equivalents import scale_expression
+
+    text = f"{where} on a {grid[0]}x{grid[1]} feature map, output {size[0]}x{size[1]}, spatial scale "
+    return text + scale_expression(scale) + (f", image {image[0]}x{image[1]}" if image else "")
 
 
 def _box(rois, roi_index, box) -> tuple[tuple[float, ...], str]:
