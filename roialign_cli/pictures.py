@@ -183,18 +183,11 @@ def _panel(ax, d: Drawing, style: Style, sample, view, weights: bool = False) ->
 
 def _close_up(ax, d: Drawing, style: Style, sample) -> None:
     """The chosen sample, the pixels it reads and their weights, a few pixels across."""
-    tap = _tap_or_none(d, sample)
-    if tap is None:
+    try:
+        tap = d.tap(*sample)
+    except InputError as exc:  # this convention's bin has fewer samples: say so where the close-up would be
         ax.axis("off")
-        ax.text(
-            0.5,
-            0.5,
-            f"{d.label}:\nno sample ({sample[2]},{sample[3]})\nin bin ({sample[0]},{sample[1]})",
-            ha="center",
-            va="center",
-            fontsize=9,
-            transform=ax.transAxes,
-        )
+        ax.text(0.5, 0.5, textwrap.fill(str(exc), 28), ha="center", va="center", fontsize=9, transform=ax.transAxes)
         return
     xs = [p[0] for p in tap.pixels] + [tap.point[0]]
     ys = [p[1] for p in tap.pixels] + [tap.point[1]]
