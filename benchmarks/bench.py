@@ -241,7 +241,7 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         )
         reference["torchvision cuda"] = ends["torchvision cuda"]()
     kernel = {name: [] for name in calls}
-    for name, call in calls.items():
+    for call in calls.values():  # compile and warm up
         call()
     for _ in range(repeats):
         for name, call in calls.items():
@@ -260,7 +260,7 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         results.append(Result(workload, f"{name} (end to end)", "GPU", end_to_end[name]))
     if with_torch:
         diff = float(np.abs(reference["roialign cuda"] - reference["torchvision cuda"]).max())
-        for row, peer in zip(results[:2], results[2:]):
+        for row, peer in zip(results[:2], results[2:], strict=True):
             row.max_diff = diff
             row.speedup = peer.median / row.median
     return results

@@ -36,7 +36,11 @@ def roi_align(
 
 
 def pool(features, rois, output_size, spatial_scale, convention: Convention, backend: str = "auto"):
-    """Validate, pick an engine and run it. Returns (output, engine choice)."""
+    """Validate, pick an engine and run it. Returns (output, engine choice).
+
+    `rois` are `boxes.Boxes` in absolute coordinates or an array [K, 5] (batch, x1, y1, x2, y2): they
+    are checked here, once, and reach the engine as float64 [K, 5].
+    """
     check_features(tuple(features.shape), features.dtype)
     output_size = check_output_size(output_size)
     rois = check_rois(_to_host(rois), features.shape[0])

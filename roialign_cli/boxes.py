@@ -3,7 +3,8 @@
 Every format (see box_formats.FORMATS) is read into `Boxes` (batch index, x1 y1 x2 y2, optional
 SSD scores and labels, all float64, and the coordinate space) and written back from it, so a
 conversion is: read, filter, change space (coordinates.py), write. Engines take rois [K, 5]
-(batch, x1, y1, x2, y2); `parse_rois` reads what `roialign pool` accepts into that.
+(batch, x1, y1, x2, y2); `parse_rois` reads what `roialign pool` accepts into `Boxes`, and
+`as_boxes` what `api.pool` accepts.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from . import arrayio, coordinates
 from .box_formats import LAYOUTS, BoxFormat, box_format, check_space
 from .coordinates import Frame
 from .errors import InputError
-from .sizes import parse_size  # noqa: F401  (re-exported: callers parse sizes as boxes.parse_size)
+
+# A frame that knows neither the image size nor the scale (Frame is frozen: one instance serves all).
+NO_FRAME = Frame()
 
 # What an ssd row gets when the boxes carry no label or score.
 SSD_FILL_LABEL, SSD_FILL_SCORE = 0, 1.0
@@ -35,12 +38,14 @@ class Boxes:
     def __len__(self) -> int:
         return len(self.xyxy)
 
-    def take(self, keep: np.ndarray) -> "Boxes":
-        pick = (lambda a: None if a is None else a[keep])
+    def take(self, keep: np.ndarray) -> Boxes:
+        def pick(a):
+            return None if a is None else a[keep]
+
         return replace(self, batch=self.batch[keep], xyxy=self.xyxy[keep], scores=pick(self.scores),
                        labels=pick(self.labels))
 
-    def to_space(self, space: str, frame: Frame) -> "Boxes":
+    def to_space(self, space: str, frame: Frame) -> Boxes:
         return replace(self, xyxy=coordinates.convert(self.xyxy, self.space, space, frame), space=space)
 
 
@@ -305,9 +310,11 @@ def _report(boxes: Boxes, mask: np.ndarray, text: str) -> str:
 def _space_suspicions(boxes: Boxes, frame: Frame) -> list[str]:
     xyxy, space = boxes.xyxy, boxes.space
     normalized = space in ("relative", "tf")
-    if not normalized and looks_relative(xyxy):
-        return [f"every coordinate lies in [0, 1]: these look like relative (0..1) boxes, but they are read as "
-                f"{space} pixels; give --from-space relative (with --image-size WxH) if they are relative"]
+    relative = None if normalized else relative_warning(
+        boxes, f"{space} pixels", "; give --from-space relative (with --image-size WxH) if they are relative"
+    )
+    if relative:
+        return [relative]
     largest = np.abs(xyxy).max()
     if normalized and largest > 2:
         return [f"coordinates reach {largest:g}: these look like pixels, but they are read as {space} (0..1); "
@@ -347,7 +354,7 @@ def convert(
     *,
     from_space: str | None = None,
     to_space: str | None = None,
-    frame: Frame = Frame(),
+    frame: Frame = NO_FRAME,
     batch_index: int | None = None,
     batch_indices=None,
     labels=None,
@@ -390,9 +397,14 @@ def save(out: str, output, inputs=()) -> None:
 
 @dataclass(frozen=True)
 class ParsedRois:
-    rois: np.ndarray  # [K, 5] float64 (batch, x1, y1, x2, y2)
+    boxes: Boxes  # in the space the caller named
     layout: str  # what the input was read as
     dropped: int = 0  # SSD padding rows removed
+
+    @property
+    def rois(self) -> np.ndarray:
+        """The boxes as rois [K, 5] float64 (batch, x1, y1, x2, y2)."""
+        return write(self.boxes, "rois5")
 
 
 def detect_format(shape: tuple[int, ...]) -> str | None:
@@ -413,10 +425,10 @@ _POOL_LAYOUTS = {
 }
 
 
-def parse_rois(array: np.ndarray) -> ParsedRois:
+def parse_rois(array: np.ndarray, space: str = "absolute") -> ParsedRois:
     """Read the roi layouts `roialign pool` accepts: [K,5], [K,4] (batch 0), [K,7] or [1,1,K,7] SSD rows.
 
-    Coordinates are returned as given (any space); `scale_relative` maps relative ones to pixels.
+    The coordinates are taken as given, in coordinate space `space`; `Boxes.to_space` converts them.
     """
     array = np.asarray(array)
     fmt = detect_format(array.shape)
@@ -425,8 +437,13 @@ def parse_rois(array: np.ndarray) -> ParsedRois:
             f"rois have shape {list(array.shape)}; expected [K,5] (batch,x1,y1,x2,y2), [K,4] (x1,y1,x2,y2), "
             "or SSD DetectionOutput rows [K,7] / [1,1,K,7]"
         )
-    parsed = read(fmt, array, space="absolute")
-    return ParsedRois(write(parsed.boxes, "rois5"), _POOL_LAYOUTS[fmt], parsed.padding)
+    parsed = read(fmt, array, space=space)
+    return ParsedRois(parsed.boxes, _POOL_LAYOUTS[fmt], parsed.padding)
+
+
+def as_boxes(rois) -> Boxes:
+    """`rois` as Boxes: Boxes as they are, an array [K, 5] (batch, x1, y1, x2, y2) read and checked."""
+    return rois if isinstance(rois, Boxes) else read("rois5", rois, space="absolute").boxes
 
 
 def scale_relative(rois: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:
@@ -439,3 +456,10 @@ def looks_relative(coords: np.ndarray, margin: float = 0.0) -> bool:
     """True when there are coordinates and all lie in [-margin, 1 + margin]: boxes that were
     probably normalized (a margin admits relative boxes that reach a little past the image)."""
     return coords.size > 0 and bool(np.all((coords >= -margin) & (coords <= 1 + margin)))
+
+
+def relative_warning(boxes: Boxes, read_as: str, remedy: str) -> str | None:
+    """The one wording of 'these boxes look relative but are read as pixels', or None when they do not."""
+    if not looks_relative(boxes.xyxy):
+        return None
+    return f"every coordinate lies in [0, 1]: these look like relative boxes, but they are read as {read_as}{remedy}"

@@ -73,7 +73,7 @@ class Convention:
     def adaptive(self) -> bool:
         return self.sampling_ratio <= 0
 
-    def with_(self, **changes) -> "Convention":
+    def with_(self, **changes) -> Convention:
         return replace(self, **changes)
 
     def switches(self) -> dict[str, object]:
@@ -106,7 +106,7 @@ def parse_switch(text: str) -> tuple[str, object]:
     return name, value
 
 
-def with_switches(conv: "Convention", items) -> "Convention":
+def with_switches(conv: Convention, items) -> Convention:
     """`conv` with NAME=VALUE texts applied; an impossible combination is an InputError."""
     from .errors import InputError
 

@@ -47,6 +47,10 @@ class Tap:
     weights: tuple[float, ...]  # each pixel's weight in this sample (equal taps summed)
     inside: bool
 
+    def weighted(self) -> dict[tuple[int, int], float]:
+        """pixel (x, y) -> its weight in this sample."""
+        return dict(zip(self.pixels, self.weights, strict=True))
+
 
 @dataclass(frozen=True)
 class Drawing:

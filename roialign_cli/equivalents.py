@@ -1,8 +1,9 @@
 """How to ask each framework itself for a convention: one renderer per framework.
 
-A renderer takes a convention and the per-call numbers (`CallSpec`) and returns the framework's
+A renderer takes a convention, the per-call numbers (`CallSpec`) and a resolver, and returns the framework's
 own call, node or layer as text. It first reads the framework's arguments off the convention,
-then rebuilds the convention those arguments give (through the framework's preset) and compares:
+then rebuilds the convention those arguments give (through the framework's preset and the
+registry's resolver, which the caller passes in: this module does not import the registry) and compares:
 a convention the framework cannot express (say, corner-max asked of torchvision) gets a sentence
 saying which switches no call of that framework reaches, never a call that would compute
 something else. Pure Python, like the registry that uses it.
@@ -10,7 +11,9 @@ something else. Pure Python, like the registry that uses it.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .conventions import Convention, differences
@@ -36,31 +39,51 @@ def decimal(s: float) -> str:
     return f"{s:.10g}"
 
 
-def _unreachable(framework: str, conv: Convention, preset: str, **how) -> str | None:
-    """None when the framework call read off `conv` computes `conv`; else why not, in one line."""
-    from .presets import resolve  # the registry imports this module
+Resolver = Callable[..., Convention]
 
-    expected = resolve(preset, **how)
-    changed = [name for name, _, _ in differences(conv, expected)]
-    if not changed:
-        return None
-    return f"no {framework} call computes this convention (it cannot reach: {', '.join(changed)})"
+
+class Unreachable(Exception):
+    """Raised by a renderer's reader: no call of the framework has arguments for this convention."""
+
+
+def renderer(framework: str, preset: str):
+    """Turn `read(conv, spec) -> (resolve keywords, call text)` into a renderer `(conv, spec, resolve) -> text`.
+
+    The renderer rebuilds the convention the call's arguments give (`resolve(preset, **keywords)`, the
+    registry's resolver, passed in so that this module never imports the registry) and returns the
+    call only when that is `conv`; otherwise, or when `read` raises `Unreachable`, a sentence saying why
+    no `framework` call computes `conv`.
+    """
+
+    def wrap(read: Callable[[Convention, CallSpec], tuple[dict, str]]):
+        @functools.wraps(read)
+        def render(conv: Convention, spec: CallSpec, resolve: Resolver) -> str:
+            try:
+                how, text = read(conv, spec)
+            except Unreachable as why:
+                return str(why)
+            changed = [name for name, _, _ in differences(conv, resolve(preset, **how))]
+            if changed:
+                return f"no {framework} call computes this convention (it cannot reach: {', '.join(changed)})"
+            return text
+
+        return render
+
+    return wrap
 
 
 def _pool_mode(conv: Convention) -> str:
     return "avg" if conv.pooling == "avg" else "max"
 
 
-def torchvision_call(conv: Convention, spec: CallSpec) -> str:
-    aligned = conv.sample_offset == 0.5
-    sr = conv.sampling_ratio
-    problem = _unreachable("torchvision", conv, "torchvision", aligned=aligned, sampling_ratio=sr, mode="avg")
-    if problem:
-        return problem
+@renderer("torchvision", "torchvision")
+def torchvision_call(conv: Convention, spec: CallSpec):
+    aligned, sr = conv.sample_offset == 0.5, conv.sampling_ratio
     ph, pw = spec.output_size
-    return (
-        f"torchvision.ops.roi_align(x, rois, output_size=({ph}, {pw}), "
-        f"spatial_scale={scale_expression(spec.spatial_scale)}, sampling_ratio={sr if sr > 0 else -1}, aligned={aligned})"
+    scale = scale_expression(spec.spatial_scale)
+    return dict(aligned=aligned, sampling_ratio=sr, mode="avg"), (
+        f"torchvision.ops.roi_align(x, rois, output_size=({ph}, {pw}), spatial_scale={scale}, "
+        f"sampling_ratio={sr if sr > 0 else -1}, aligned={aligned})"
     )
 
 
@@ -68,12 +91,15 @@ def _onnx_mode(conv: Convention) -> str:
     return "half_pixel" if conv.sample_offset == 0.5 else "output_half_pixel"
 
 
-def onnx_node(conv: Convention, spec: CallSpec) -> str:
+def _onnx_how(conv: Convention) -> dict:
+    """resolve() keywords for an ONNX RoiAlign node's (or the TensorRT plugin's) attributes."""
+    options = {"coordinate_transformation_mode": _onnx_mode(conv)}
+    return dict(options=options, sampling_ratio=conv.sampling_ratio, mode=_pool_mode(conv))
+
+
+@renderer("ONNX RoiAlign", "onnxruntime")
+def onnx_node(conv: Convention, spec: CallSpec):
     ctm, mode = _onnx_mode(conv), _pool_mode(conv)
-    how = dict(options={"coordinate_transformation_mode": ctm}, sampling_ratio=conv.sampling_ratio, mode=mode)
-    problem = _unreachable("ONNX RoiAlign", conv, "onnxruntime", **how)
-    if problem:
-        return problem
     ph, pw = spec.output_size
     # sampling_ratio is always written: onnx-tensorrt and OpenVINO read an omitted one as 1
     node = (
@@ -82,18 +108,15 @@ def onnx_node(conv: Convention, spec: CallSpec) -> str:
         f"spatial_scale={decimal(spec.spatial_scale)}"
     )
     if ctm == "half_pixel":
-        return node + ', coordinate_transformation_mode="half_pixel")  # opset 16'
-    return node + ")  # opset 10; at opset 16 add coordinate_transformation_mode=\"output_half_pixel\""
+        return _onnx_how(conv), node + ', coordinate_transformation_mode="half_pixel")  # opset 16'
+    return _onnx_how(conv), node + ')  # opset 10; at opset 16 add coordinate_transformation_mode="output_half_pixel"'
 
 
-def tensorrt_plugin(conv: Convention, spec: CallSpec) -> str:
+@renderer("TensorRT ROIAlign_TRT", "tensorrt")
+def tensorrt_plugin(conv: Convention, spec: CallSpec):
     ctm, mode = _onnx_mode(conv), _pool_mode(conv)
-    how = dict(options={"coordinate_transformation_mode": ctm}, sampling_ratio=conv.sampling_ratio, mode=mode)
-    problem = _unreachable("TensorRT ROIAlign_TRT", conv, "tensorrt", **how)
-    if problem:
-        return problem
     ph, pw = spec.output_size
-    return (
+    return _onnx_how(conv), (
         f"ROIAlign_TRT plugin fields: coordinate_transformation_mode={int(ctm == 'half_pixel')}, "
         f"mode={int(mode == 'avg')} ({mode}), output_height={ph}, output_width={pw}, "
         f"sampling_ratio={conv.sampling_ratio}, spatial_scale={decimal(spec.spatial_scale)}"
@@ -103,60 +126,49 @@ def tensorrt_plugin(conv: Convention, spec: CallSpec) -> str:
 OPENVINO_ALIGNED_MODES = {(0.0, 0.0): "asymmetric", (0.0, 0.5): "half_pixel_for_nn", (0.5, 0.5): "half_pixel"}
 
 
-def openvino_op(conv: Convention, spec: CallSpec) -> str:
+@renderer("OpenVINO ROIAlign", "openvino-half-pixel")
+def openvino_op(conv: Convention, spec: CallSpec):
     aligned_mode = OPENVINO_ALIGNED_MODES.get((conv.pixel_offset, conv.sample_offset))
     if aligned_mode is None:
-        return (
+        raise Unreachable(
             f"no OpenVINO ROIAlign call computes this convention (no aligned_mode has pixel offset "
             f"{conv.pixel_offset:g} and sample offset {conv.sample_offset:g})"
         )
     mode = _pool_mode(conv)
-    how = dict(options={"aligned_mode": aligned_mode}, sampling_ratio=conv.sampling_ratio, mode=mode)
-    problem = _unreachable("OpenVINO ROIAlign", conv, "openvino-half-pixel", **how)
-    if problem:
-        return problem
     ph, pw = spec.output_size
-    return (
+    return dict(options={"aligned_mode": aligned_mode}, sampling_ratio=conv.sampling_ratio, mode=mode), (
         f"openvino.runtime.opset9.roi_align(data, rois, batch_indices, pooled_h={ph}, pooled_w={pw}, "
         f"sampling_ratio={conv.sampling_ratio}, spatial_scale={decimal(spec.spatial_scale)}, mode='{mode}', "
         f"aligned_mode='{aligned_mode}')"
     )
 
 
-def mmcv_module(conv: Convention, spec: CallSpec) -> str:
+@renderer("mmcv", "mmcv")
+def mmcv_module(conv: Convention, spec: CallSpec):
     aligned, mode = conv.sample_offset == 0.5, _pool_mode(conv)
-    problem = _unreachable("mmcv", conv, "mmcv", aligned=aligned, sampling_ratio=conv.sampling_ratio, mode=mode)
-    if problem:
-        return problem
     ph, pw = spec.output_size
-    return (
+    return dict(aligned=aligned, sampling_ratio=conv.sampling_ratio, mode=mode), (
         f"mmcv.ops.RoIAlign(output_size=({ph}, {pw}), spatial_scale={scale_expression(spec.spatial_scale)}, "
         f"sampling_ratio={conv.sampling_ratio}, pool_mode='{mode}', aligned={aligned})"
     )
 
 
-def mmdet_v1_module(conv: Convention, spec: CallSpec) -> str:
-    problem = _unreachable("mmdetection v1", conv, "mmdet-v1", sampling_ratio=conv.sampling_ratio)
-    if problem:
-        return problem
+@renderer("mmdetection v1", "mmdet-v1")
+def mmdet_v1_module(conv: Convention, spec: CallSpec):
     ph, pw = spec.output_size
-    return (
+    return dict(sampling_ratio=conv.sampling_ratio), (
         f"mmdet.ops.RoIAlign(out_size=({ph}, {pw}), spatial_scale={scale_expression(spec.spatial_scale)}, "
         f"sample_num={conv.sampling_ratio})"
     )
 
 
-def tf_crop_and_resize(conv: Convention, spec: CallSpec) -> str:
+@renderer("tf.image.crop_and_resize", "tf-crop-and-resize")
+def tf_crop_and_resize(conv: Convention, spec: CallSpec):
     if not math.isfinite(conv.fill_value):
-        return "no tf.image.crop_and_resize call computes this convention (its fill value is not finite)"
+        raise Unreachable("no tf.image.crop_and_resize call computes this convention (its fill value is not finite)")
     value = repr(float(conv.fill_value))
-    problem = _unreachable(
-        "tf.image.crop_and_resize", conv, "tf-crop-and-resize", options={"extrapolation_value": value}
-    )
-    if problem:
-        return problem
     ph, pw = spec.output_size
-    return (
+    return dict(options={"extrapolation_value": value}), (
         f"tf.image.crop_and_resize(image_nhwc, boxes_yxyx, box_indices, crop_size=({ph}, {pw}), "
         f"method='bilinear', extrapolation_value={value})  # boxes normalized: 1.0 is pixel H-1 / W-1"
     )
@@ -166,27 +178,25 @@ def tf_crop_and_resize(conv: Convention, spec: CallSpec) -> str:
 CAFFE_SSD_INTER_TIMES = {(1, "avg"): "1", (2, "max"): "4"}
 
 
-def caffe_ssd_layer(conv: Convention, spec: CallSpec) -> str:
+@renderer("RoiAlign layer", "caffe-ssd-roialign")
+def caffe_ssd_layer(conv: Convention, spec: CallSpec):
     inter_times = CAFFE_SSD_INTER_TIMES.get((conv.sampling_ratio, conv.pooling))
     if inter_times is None:
-        return "no RoiAlign layer computes this convention (inter_times 1 is one centre sample, 4 the max of 2x2)"
-    problem = _unreachable("RoiAlign layer", conv, "caffe-ssd-roialign", options={"inter_times": inter_times})
-    if problem:
-        return problem
+        raise Unreachable(
+            "no RoiAlign layer computes this convention (inter_times 1 is one centre sample, 4 the max of 2x2)"
+        )
     ph, pw = spec.output_size
-    return (
+    return dict(options={"inter_times": inter_times}), (
         f'layer {{ type: "RoiAlign" bottom: "features" bottom: "detection_out" top: "pooled" '
         f"roi_align_param {{ roi_resized_height: {ph} roi_resized_width: {pw} inter_times: {inter_times} }} }}"
         "  # spatial_scale is unused: boxes are relative, x feature width/height"
     )
 
 
-def caffe_roialignment_layer(conv: Convention, spec: CallSpec) -> str:
-    problem = _unreachable("ROIAlignment layer", conv, "caffe-roialignment")
-    if problem:
-        return problem
+@renderer("ROIAlignment layer", "caffe-roialignment")
+def caffe_roialignment_layer(conv: Convention, spec: CallSpec):
     ph, pw = spec.output_size
-    return (
+    return {}, (
         f'layer {{ type: "ROIAlignment" bottom: "features" bottom: "rois" top: "pooled" '
         f"roi_alignment_param {{ pooled_h: {ph} pooled_w: {pw} spatial_scale: {decimal(spec.spatial_scale)} }} }}"
     )

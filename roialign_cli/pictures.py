@@ -283,7 +283,7 @@ def _taps(ax, d: Drawing, style: Style, sample, weights: bool) -> None:
         zorder=5,
         label=f"{d.label}: {_sample_words(d, tap.bin, tap.index)} and its taps",
     )
-    for (x, y), weight in zip(tap.pixels, tap.weights):
+    for (x, y), weight in tap.weighted().items():
         ax.plot([tap.point[0], x], [tap.point[1], y], color=style.colour, linewidth=1.0, zorder=4)
         ax.scatter(x, y, s=60, facecolors="none", edgecolors=style.colour, linewidths=1.4, zorder=4)
         if weights:
@@ -306,7 +306,7 @@ def _taps(ax, d: Drawing, style: Style, sample, weights: bool) -> None:
 def _shared_legend(fig, axes) -> None:
     handles, labels = {}, []
     for ax in axes:
-        for handle, label in zip(*ax.get_legend_handles_labels()):
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
             if label not in handles:
                 handles[label] = handle
                 labels.append(label)

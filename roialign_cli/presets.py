@@ -9,8 +9,8 @@ Pure Python: importing this must not pull in NumPy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Callable, Mapping
 
 from . import equivalents as eq
 from .conventions import Convention
@@ -67,8 +67,8 @@ class Preset:
     reproduces: str
     convention: Convention  # with every option at its default
     source: str  # where the switches were read: repository and path
-    # the equivalent call in the framework the preset names
-    equivalent: Callable[[Convention, CallSpec], str]
+    # renders the equivalent call in the framework the preset names (see equivalents.renderer)
+    renderer: Callable[[Convention, CallSpec, Callable[..., Convention]], str]
     aliases: tuple[str, ...] = ()
     # switches that turn the preset's average into its own max mode; None: it has no max mode
     max_mode: Mapping[str, object] | None = None
@@ -81,6 +81,10 @@ class Preset:
                 return option
         known = ", ".join(o.name for o in self.options) or "none"
         raise InputError(f"preset {self.name!r} has no option {name!r} (its options: {known})")
+
+    def equivalent(self, conv: Convention, spec: CallSpec) -> str:
+        """The framework's own call computing `conv`, or why none does."""
+        return self.renderer(conv, spec, resolve)
 
     def with_options(self, conv: Convention, chosen: Mapping[str, str]) -> Convention:
         for name, text in chosen.items():
@@ -149,7 +153,7 @@ PRESETS: tuple[Preset, ...] = (
         ),
         convention=_CAFFE2,
         source="pytorch/vision torchvision/csrc/ops/cpu/roi_align_kernel.cpp",
-        equivalent=eq.torchvision_call,
+        renderer=eq.torchvision_call,
         traps=(
             Trap(
                 "torchvision-aligned-defaults-false",
@@ -172,7 +176,7 @@ PRESETS: tuple[Preset, ...] = (
         ),
         convention=_ALIGNED,
         source="pytorch/vision torchvision/csrc/ops/cpu/roi_align_kernel.cpp",
-        equivalent=eq.torchvision_call,
+        renderer=eq.torchvision_call,
         traps=(_EMPTY_GRID_NAN,),
     ),
     Preset(
@@ -180,7 +184,7 @@ PRESETS: tuple[Preset, ...] = (
         reproduces="mmcv.ops.RoIAlign (aligned=True by default; pool_mode 'avg' or 'max')",
         convention=_ALIGNED,
         source="open-mmlab/mmcv mmcv/ops/csrc/common/cuda/roi_align_cuda_kernel.cuh",
-        equivalent=eq.mmcv_module,
+        renderer=eq.mmcv_module,
         # max over the bilinear samples (0 for a sample outside the map); a bin without samples
         # keeps the starting value -FLT_MAX
         max_mode={"pooling": "max", "empty_value": -FLT_MAX},
@@ -205,7 +209,7 @@ PRESETS: tuple[Preset, ...] = (
         convention=_ALIGNED,
         source="microsoft/onnxruntime onnxruntime/core/providers/cpu/object_detection/roialign.cc; "
         "onnx/onnx onnx/reference/ops/op_roi_align.py",
-        equivalent=eq.onnx_node,
+        renderer=eq.onnx_node,
         options=(_ONNX_MODES,),
         max_mode={"pooling": "corner-max"},
         traps=(
@@ -227,7 +231,7 @@ PRESETS: tuple[Preset, ...] = (
         # the count is non-zero and the plugin gives 0 where this preset gives NaN.
         convention=_ALIGNED.with_(empty_value=math.nan),
         source="NVIDIA/TensorRT plugin/roiAlignPlugin/roiAlignKernel.cu; onnx/onnx-tensorrt onnxOpImporters.cpp",
-        equivalent=eq.tensorrt_plugin,
+        renderer=eq.tensorrt_plugin,
         options=(_ONNX_MODES,),
         # the max keeps 0 when no sample runs
         max_mode={"pooling": "corner-max", "empty_value": 0.0},
@@ -238,7 +242,7 @@ PRESETS: tuple[Preset, ...] = (
         reproduces="OpenVINO ROIAlign-9 aligned_mode=half_pixel (and its other aligned modes)",
         convention=Convention(pixel_offset=0.5, **_HALF_PIXEL),
         source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
-        equivalent=eq.openvino_op,
+        renderer=eq.openvino_op,
         options=(_openvino_modes("half_pixel"),),
         max_mode=_OPENVINO_MAX,
         traps=(
@@ -260,7 +264,7 @@ PRESETS: tuple[Preset, ...] = (
         reproduces="OpenVINO ROIAlign mode=max (opset 3 and 9; asymmetric by default)",
         convention=Convention(**_OPENVINO_MAX),
         source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
-        equivalent=eq.openvino_op,
+        renderer=eq.openvino_op,
         options=(_openvino_modes("asymmetric"),),
         max_mode=_OPENVINO_MAX,
         traps=(
@@ -277,7 +281,7 @@ PRESETS: tuple[Preset, ...] = (
         # end (x2 + 1)*s; roi size max(., 0): no 1-pixel minimum; an empty grid is 0/0
         convention=Convention(end_plus_one="coordinate", min_size=0.0, empty_value=math.nan),
         source="open-mmlab/mmdetection mmdet/ops/roi_align/src/roi_align_kernel.cu (v1.x)",
-        equivalent=eq.mmdet_v1_module,
+        renderer=eq.mmdet_v1_module,
         traps=(
             Trap(
                 "mmdet-v1-configs-sample-num-2",
@@ -300,7 +304,7 @@ PRESETS: tuple[Preset, ...] = (
         # 1.0 is the last pixel; one point per output cell from y1*(H-1) to y2*(H-1); fill outside [0, H-1]
         convention=Convention(coordinates="tf-normalized", grid="corners", border="fill", min_size=None),
         source="tensorflow/tensorflow tensorflow/core/kernels/image/crop_and_resize_op.cc",
-        equivalent=eq.tf_crop_and_resize,
+        renderer=eq.tf_crop_and_resize,
         options=(
             Option(
                 name="extrapolation_value",
@@ -331,7 +335,7 @@ PRESETS: tuple[Preset, ...] = (
             coordinates="relative-feature", clip_box=True, end_plus_one="size", sampling_ratio=1, border="caffe-ssd"
         ),
         source="UrwLee/Experience remodet_repository_LEE/src/caffe/layers/roi_align_layer.cpp (and .cu)",
-        equivalent=eq.caffe_ssd_layer,
+        renderer=eq.caffe_ssd_layer,
         options=(
             Option(
                 name="inter_times",
@@ -369,7 +373,7 @@ PRESETS: tuple[Preset, ...] = (
         # size = x2*s - x1*s + 1 (>= 1), bin edges clamped to [0, H-1], one sample at the clamped bin's centre
         convention=Convention(end_plus_one="size", clip_bins=True, sampling_ratio=1, border="clamp"),
         source="nqanh/affordance-net caffe-affordance-net/src/caffe/layers/roi_alignment_layer.cpp",
-        equivalent=eq.caffe_roialignment_layer,
+        renderer=eq.caffe_roialignment_layer,
         traps=(
             Trap(
                 "caffe-roialignment-size-plus-one",
@@ -436,7 +440,9 @@ def _with_sampling_ratio(conv: Convention, sampling_ratio: int | None) -> Conven
     if sampling_ratio is None or sampling_ratio == -1:
         return conv
     if sampling_ratio < -1:
-        raise InputError(f"sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, not {sampling_ratio}")
+        raise InputError(
+            f"sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, not {sampling_ratio}"
+        )
     if conv.grid == "corners":
         raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
     return conv.with_(sampling_ratio=int(sampling_ratio))

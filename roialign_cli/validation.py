@@ -21,19 +21,18 @@ def check_features(shape: tuple[int, ...], dtype) -> None:
         raise InputError(f"features have an empty batch, height or width: shape {list(shape)}")
 
 
-def check_rois(rois: np.ndarray, batch_size: int) -> np.ndarray:
-    """Return rois as float64 [K, 5] after checking shape, finiteness and batch indices."""
-    rois = np.asarray(rois)
-    if rois.ndim != 2 or rois.shape[1] != 5:
-        raise InputError(f"rois must be [K, 5] (batch, x1, y1, x2, y2), got shape {list(rois.shape)}")
-    if rois.dtype.kind not in "fiu":
-        raise InputError(f"rois must be numeric, not {rois.dtype}")
-    rois = rois.astype(np.float64)
-    bad = ~np.isfinite(rois).all(axis=1)
-    if bad.any():
-        k = int(np.flatnonzero(bad)[0])
-        raise InputError(f"roi {k} has a NaN or infinite value: {rois[k].tolist()} ({int(bad.sum())} such rois)")
-    batch = rois[:, 0]
+def check_rois(rois, batch_size: int) -> np.ndarray:
+    """Rois (`Boxes`, or an array [K, 5]: batch, x1, y1, x2, y2) as float64 [K, 5], after checking their
+    shape and finiteness (as `boxes.read` does for every format) and their batch indices."""
+    from .boxes import as_boxes, write
+
+    boxes = as_boxes(rois)
+    check_batch(boxes.batch, batch_size)
+    return write(boxes, "rois5")
+
+
+def check_batch(batch: np.ndarray, batch_size: int) -> None:
+    """Every batch index an integer in 0 .. batch_size - 1."""
     fractional = batch != np.round(batch)
     if fractional.any():
         k = int(np.flatnonzero(fractional)[0])
@@ -42,9 +41,9 @@ def check_rois(rois: np.ndarray, batch_size: int) -> np.ndarray:
     if outside.any():
         k = int(np.flatnonzero(outside)[0])
         raise InputError(
-            f"roi {k} has batch index {int(batch[k])}, outside the features' batch of {batch_size} (valid: 0..{batch_size - 1})"
+            f"roi {k} has batch index {int(batch[k])}, outside the features' batch of {batch_size} "
+            f"(valid: 0..{batch_size - 1})"
         )
-    return rois
 
 
 def check_output_size(output_size) -> tuple[int, int]:

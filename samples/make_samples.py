@@ -47,7 +47,8 @@ def main() -> None:
     except ImportError:
         return
     try:
-        reference = roi_align(features, parse_rois(detections).rois, (7, 7), preset="caffe-ssd-roialign", backend="numpy")
+        rois = parse_rois(detections).rois
+        reference = roi_align(features, rois, (7, 7), preset="caffe-ssd-roialign", backend="numpy")
     except Exception as exc:  # the preset may not exist in an older checkout
         print(f"reference.npy not made: {exc}")
         return

@@ -1,17 +1,14 @@
-"""Shared test helpers: the CLI in-process (CliRunner) and as a real subprocess (pipes)."""
+"""Shared fixtures: the CLI in-process (CliRunner) and as a real subprocess (pipes); helpers.py has the functions."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers import roialign_command, subprocess_env
 
 
 @pytest.fixture
@@ -32,17 +29,6 @@ def cli():
     return invoke
 
 
-def subprocess_env() -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    return env
-
-
-def roialign_command() -> str:
-    """The CLI as a shell word, runnable from this checkout whether or not it is installed."""
-    return f"{sys.executable} -m roialign_cli"
-
-
 @pytest.fixture
 def shell(tmp_path):
     """Run a shell pipeline in tmp_path with `roialign` available as $ROIALIGN."""
@@ -50,9 +36,7 @@ def shell(tmp_path):
     def run(script: str, check: bool = False):
         env = subprocess_env()
         env["ROIALIGN"] = roialign_command()
-        result = subprocess.run(
-            ["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True
-        )
+        result = subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=tmp_path, env=env, capture_output=True)
         if check and result.returncode != 0:
             raise AssertionError(f"exit {result.returncode}\n{result.stderr.decode()}")
         return result

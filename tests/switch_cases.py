@@ -25,7 +25,9 @@ EXPLICIT = {
     "mmcv-max": Convention(**_ALIGNED, pooling="max"),
     "onnx-half-pixel-corner-max": Convention(**_ALIGNED, pooling="corner-max"),
     "onnx-output-half-pixel-corner-max": Convention(pooling="corner-max"),
-    "tensorrt-sampling-1-nan-empty": Convention(**_ALIGNED, pooling="corner-max", sampling_ratio=1, empty_value=math.nan),
+    "tensorrt-sampling-1-nan-empty": Convention(
+        **_ALIGNED, pooling="corner-max", sampling_ratio=1, empty_value=math.nan
+    ),
     "openvino-half-pixel": Convention(pixel_offset=0.5, sample_offset=0.5, min_size=None),
     "openvino-max": Convention(pooling="max", max_floor=0.0),
     "mmdet-v1": Convention(end_plus_one="coordinate", min_size=0.0),

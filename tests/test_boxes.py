@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from roialign_cli import api, arrayio, boxes
+from roialign_cli import presets as registry
 from roialign_cli.coordinates import Frame, convert
 from roialign_cli.errors import InputError
 from seed_case import SEED_IMAGE, SEED_STRIDE, hand_converted, seed_detections
@@ -233,3 +236,23 @@ def test_load_npz_refuses_single_arrays_and_pickles(tmp_path):
         arrayio.load_npz(str(tmp_path / "objects.npz"))
     with pytest.raises(InputError, match="no such file"):
         arrayio.load_npz(str(tmp_path / "missing.npz"))
+
+
+def test_api_pool_takes_parsed_boxes_or_a_rois_array_alike(rng):
+    features = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
+    rows = np.array([[[[1, 3, 0.9, 0.1, 0.2, 0.6, 0.7], [-1] * 7]]])
+    parsed = boxes.parse_rois(rows, "relative").boxes.to_space("absolute", Frame(image_size=(16, 16)))
+    rois = np.array([[1, 1.6, 3.2, 9.6, 11.2]])
+    from_boxes, _ = api.pool(features, parsed, (2, 2), 0.5, registry.resolve(), "numpy")
+    from_array, _ = api.pool(features, rois, (2, 2), 0.5, registry.resolve(), "numpy")
+    np.testing.assert_allclose(from_boxes, from_array, atol=1e-6)
+    with pytest.raises(InputError, match="batch index 1, outside the features' batch of 1"):
+        api.pool(features[:1], parsed, (2, 2), 0.5, registry.resolve(), "numpy")
+
+
+def test_relative_warning_is_one_sentence_for_every_caller():
+    relative = boxes.Boxes(np.zeros(1), np.array([[0.1, 0.2, 0.5, 0.6]]), "absolute")
+    text = boxes.relative_warning(relative, "absolute pixels", "; do something")
+    assert text == ("every coordinate lies in [0, 1]: these look like relative boxes, but they are read as "
+                    "absolute pixels; do something")
+    assert boxes.relative_warning(replace(relative, xyxy=relative.xyxy * 10), "absolute pixels", "") is None

@@ -162,7 +162,7 @@ def test_help_lists_formats_and_spaces_without_importing_numpy():
     import subprocess
     import sys
 
-    from conftest import subprocess_env
+    from helpers import subprocess_env
 
     script = ("import sys\nfrom click.testing import CliRunner\nfrom roialign_cli.cli import main\n"
               "out = CliRunner().invoke(main, ['convert', 'boxes', '--help']).output\n"

@@ -12,8 +12,8 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import REPO, subprocess_env
 
+from helpers import REPO, subprocess_env
 from roialign_cli.conventions import Convention
 from roialign_cli.engines import cuda_engine, kernel_source
 from roialign_cli.errors import InputError

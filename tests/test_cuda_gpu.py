@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from switch_cases import OUTPUT_SIZES, all_conventions, assert_matches, random_case
 
 from roialign_cli import api
 from roialign_cli.conventions import Convention
 from roialign_cli.engines import cuda_engine, numpy_engine
+from switch_cases import OUTPUT_SIZES, all_conventions, assert_matches, random_case
 
 cupy = pytest.importorskip("cupy")
 _USABLE, _REASON = cuda_engine.availability()

@@ -8,11 +8,11 @@ import zlib
 
 import numpy as np
 import pytest
-from host_kernel import build_host_kernel
-from switch_cases import OUTPUT_SIZES, all_conventions, assert_matches, random_case
 
+from host_kernel import build_host_kernel
 from roialign_cli.conventions import Convention
 from roialign_cli.engines import numpy_engine
+from switch_cases import OUTPUT_SIZES, all_conventions, assert_matches, random_case
 
 
 @pytest.fixture(scope="session")

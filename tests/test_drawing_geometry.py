@@ -29,9 +29,9 @@ def rebuilt(drawing: dg.Drawing, image: np.ndarray) -> np.ndarray:
         if not tap.inside:
             value = np.full(image.shape[0], conv.fill_value)
         elif conv.pooling == "corner-max":
-            value = np.max([w * image[:, y, x] for (x, y), w in zip(tap.pixels, tap.weights)], axis=0)
+            value = np.max([w * image[:, y, x] for (x, y), w in tap.weighted().items()], axis=0)
         else:
-            value = sum(w * image[:, y, x] for (x, y), w in zip(tap.pixels, tap.weights))
+            value = sum(w * image[:, y, x] for (x, y), w in tap.weighted().items())
         values.setdefault((py, px), []).append(value)
     out = np.full((image.shape[0], *drawing.output_size), conv.empty_value, dtype=np.float64)
     floor = -np.inf if conv.max_floor is None else conv.max_floor
@@ -73,7 +73,7 @@ def test_torchvision_by_hand():
     np.testing.assert_array_equal(d.samples()[:, 4:], [[2, 2], [4, 2], [2, 4], [4, 4]])
     tap = d.tap(0, 1, 0, 0)  # at (4, 2): exactly pixel (4, 2); its right and lower neighbours weigh 0
     assert tap.point == (4.0, 2.0) and tap.inside
-    assert dict(zip(tap.pixels, tap.weights)) == {(4, 2): 1.0, (5, 2): 0.0, (4, 3): 0.0, (5, 3): 0.0}
+    assert tap.weighted() == {(4, 2): 1.0, (5, 2): 0.0, (4, 3): 0.0, (5, 3): 0.0}
 
 
 def test_aligned_reads_the_box_half_a_pixel_up_and_left():
@@ -83,7 +83,7 @@ def test_aligned_reads_the_box_half_a_pixel_up_and_left():
     assert d.read == (0.5, 0.5, 4.5, 4.5)
     tap = d.tap(0, 0, 0, 0)  # at (1.5, 1.5): four pixels of a quarter each
     assert tap.point == (1.5, 1.5)
-    assert dict(zip(tap.pixels, tap.weights)) == {(1, 1): 0.25, (2, 1): 0.25, (1, 2): 0.25, (2, 2): 0.25}
+    assert tap.weighted() == {(1, 1): 0.25, (2, 1): 0.25, (1, 2): 0.25, (2, 2): 0.25}
 
 
 def test_caffe_ssd_fork_by_hand():
@@ -98,7 +98,7 @@ def test_caffe_ssd_fork_by_hand():
     last_row = d.tap(1, 0, 0, 0)
     assert last_row.inside and set(last_row.weights) == {0.0}
     first_row = d.tap(0, 0, 0, 0)  # at (3.5, 2.5): neighbours 4 and 3, weights 0.5 each way
-    assert dict(zip(first_row.pixels, first_row.weights)) == {(3, 2): 0.25, (4, 2): 0.25, (3, 3): 0.25, (4, 3): 0.25}
+    assert first_row.weighted() == {(3, 2): 0.25, (4, 2): 0.25, (3, 3): 0.25, (4, 3): 0.25}
 
 
 def test_bin_edges_of_a_clipping_convention_are_clipped():

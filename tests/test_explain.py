@@ -42,7 +42,8 @@ def scene():
     rng = np.random.default_rng(7)
     features = rng.standard_normal((2, 6, 16, 20)).astype(np.float32)
     x1, y1 = rng.uniform(0, 0.7, 10), rng.uniform(0, 0.6, 10)
-    relative = np.stack([rng.integers(0, 2, 10), x1, y1, x1 + rng.uniform(0.1, 0.3, 10), y1 + rng.uniform(0.2, 0.4, 10)], 1)
+    x2, y2 = x1 + rng.uniform(0.1, 0.3, 10), y1 + rng.uniform(0.2, 0.4, 10)
+    relative = np.stack([rng.integers(0, 2, 10), x1, y1, x2, y2], 1)
     relative[0, 3:5] = 1.0  # one box touches the bottom-right border
     return features, relative
 
@@ -133,7 +134,8 @@ def test_cli_no_match_exits_1_and_shows_the_closest(cli, files, scene):
 )
 def test_cli_errors_exit_2_in_one_line(cli, files, args, words):
     np.save(files / "ref_bad.npy", np.zeros((3, 6, 5, 4)))
-    result = cli("explain", files / "feat.npy", files / "rois.npy", *[files / a if a.endswith(".npy") else a for a in args])
+    paths = [files / a if a.endswith(".npy") else a for a in args]
+    result = cli("explain", files / "feat.npy", files / "rois.npy", *paths)
     assert result.exit_code == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0]

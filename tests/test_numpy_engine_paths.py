@@ -13,11 +13,10 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import subprocess_env
 from roialign_cli.conventions import Convention
 from roialign_cli.engines import numpy_engine
 from roialign_cli.presets import resolve
-
-from conftest import subprocess_env
 
 CONVENTIONS = {
     "torchvision": Convention(),
@@ -155,7 +154,7 @@ def test_chunks_cover_every_roi_once_balanced_costliest_first(rng, monkeypatch):
         ]
         own = numpy_engine.ENTRY_BYTES * plan.taps_y * plan.taps_x + row
         share = own[plan.batch == b].sum() / (numpy_engine.CHUNKS_PER_WORKER * workers)
-        assert all(size <= share or len(c) == 1 for size, c in zip(padded, chunks))
+        assert all(size <= share or len(c) == 1 for size, c in zip(padded, chunks, strict=True))
         assert len(chunks) >= numpy_engine.CHUNKS_PER_WORKER * workers
         assert padded == sorted(padded, reverse=True)
 

@@ -10,7 +10,8 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from conftest import REPO
+
+from helpers import REPO
 
 pytest.importorskip("matplotlib")
 

@@ -10,12 +10,11 @@ import sys
 import numpy as np
 import pytest
 
+from helpers import REPO, subprocess_env
 from roialign_cli import presets as registry
 from roialign_cli.conventions import Convention, differences
 from roialign_cli.equivalents import CallSpec
 from roialign_cli.errors import InputError
-
-from conftest import REPO, subprocess_env
 
 ISSUE_PRESETS = {
     "caffe2", "torchvision", "torchvision-aligned", "detectron2", "mmcv", "onnxruntime", "tensorrt",
@@ -138,7 +137,16 @@ def test_presets_table_lists_every_preset_and_alias(cli):
     assert result.exit_code == 0
     for name in registry.names():
         assert name in result.output
-    assert "call:" in result.output and "max mode:" in result.output
+    assert "call:" in result.output and "differs:" in result.output
+
+
+def test_presets_table_shows_only_the_switches_that_differ_from_caffe2(cli):
+    out = cli("presets").output.replace("\n", " ")
+    assert "differs: (the baseline)" in out
+    assert "empty_value=nan" in out  # tensorrt and mmdet-v1
+    assert "coordinates=tf-normalized" in out and "border=caffe-ssd" in out
+    # caffe2's own values of switches that other presets share with it are not repeated
+    assert "clip_bins=False" not in out and "border=caffe2" not in out and "pixel_offset=0," not in out
 
 
 def test_presets_json_is_the_registry(cli):

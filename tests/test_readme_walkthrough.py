@@ -3,7 +3,7 @@
 import re
 import shutil
 
-from conftest import REPO
+from helpers import REPO
 
 
 def walkthrough() -> str:

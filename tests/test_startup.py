@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import REPO, subprocess_env
+from helpers import REPO, subprocess_env
 
 HEAVY = ("numpy", "scipy", "cupy", "matplotlib")
 

@@ -1,9 +1,10 @@
-"""What every command shares: one-line errors with exit code 2, consoles, number parsing."""
+"""What every command shares: one-line errors with exit code 2, consoles, --option items, JSON."""
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 import sys
 
 import click
@@ -30,7 +31,7 @@ def reports_errors(command):
             raise UserError("out of memory: the arrays are too large for this machine") from None
         except BrokenPipeError:
             sys.stderr.close()  # the reader went away (e.g. `| head`): nothing more to say
-            raise SystemExit(1)
+            raise SystemExit(1) from None
 
     return wrapper
 
@@ -50,33 +51,36 @@ def note(message: str) -> None:
     click.echo(f"note: {message}", err=True)
 
 
-def parse_scale(text: str) -> float:
-    """'0.125' or '1/8' -> 0.125."""
-    try:
-        if "/" in text:
-            num, den = text.split("/", 1)
-            value = float(num) / float(den)
-        else:
-            value = float(text)
-    except (ValueError, ZeroDivisionError):
-        raise UserError(f"spatial scale must be a number like 0.125 or 1/8, not {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise UserError(f"spatial scale must be positive and finite, not {text!r}")
-    return value
+def parse_option_items(items) -> dict[str, str]:
+    """('name=value', ...) from repeated --option flags -> {name: value}."""
+    chosen: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not value:
+            raise UserError(f"--option takes NAME=VALUE (e.g. coordinate_transformation_mode=half_pixel), not {item!r}")
+        if name in chosen:
+            raise UserError(f"--option {name} is given twice")
+        chosen[name] = value
+    return chosen
 
 
 def print_json(payload) -> None:
-    """Strict JSON on stdout: NaN and infinities become null, NumPy values plain numbers."""
+    """Every `--json`: strict JSON on stdout (README, "JSON output"). NumPy values become plain numbers and lists;
+    a NaN or an infinity, which JSON cannot hold, becomes the string "nan", "inf" or "-inf" (what Python's
+    float() reads back), so that it stays apart from null, which means "none" (no value, or a switch that is off).
+    """
     click.echo(json.dumps(_plain(payload), indent=2, allow_nan=False))
 
 
 def _plain(value):
+    """`value` as JSON-ready Python: dicts, lists, str, int, finite floats, bool and None."""
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if hasattr(value, "tolist"):  # NumPy scalars and arrays
         return _plain(value.tolist())
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return None
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # 'nan', 'inf', '-inf'
     return value

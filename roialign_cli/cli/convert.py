@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import sys
+import dataclasses
 import textwrap
 
 import click
 
 from ..box_formats import FORMATS, LAYOUTS, SPACES
-from .common import UserError, console, parse_scale, print_json, reports_errors, warn
+from .common import UserError, console, print_json, reports_errors, warn
+from .options import collected, image_size_option, json_option, output_destination, output_option
+from .values import parse_scale, parse_size
 
 PREVIEW_ROWS = 3  # boxes shown from each end
 
@@ -32,15 +34,36 @@ def convert():
     """Convert data between the layouts that frameworks use (boxes: `roialign convert boxes -h`)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class BoxesOptions:
+    """The options of `roialign convert boxes`, as typed."""
+
+    output: str | None
+    from_format: str
+    to_format: str
+    from_space: str | None
+    to_space: str | None
+    image_size: str | None
+    spatial_scale: str | None
+    stride: str | None
+    batch_index: int | None
+    batch_file: str | None
+    batch_out: str | None
+    min_score: float | None
+    labels: str | None
+    dtype: str
+    as_json: bool
+
+
 @convert.command(epilog=_catalogue())
 @click.argument("source", metavar="IN")
-@click.option("-o", "--output", metavar="OUT", help="Write the converted boxes here; '-' for stdout. Without it "
-              "they go to stdout when stdout is a pipe, and nowhere otherwise (a preview only).")
+@output_option("Write the converted boxes here; '-' for stdout. Without it "
+               "they go to stdout when stdout is a pipe, and nowhere otherwise (a preview only).")
 @click.option("--from", "from_format", required=True, metavar="FORMAT", help="Format of IN (see below).")
 @click.option("--to", "to_format", required=True, metavar="FORMAT", help="Format to write (see below).")
 @click.option("--from-space", metavar="SPACE", help="Coordinate space of IN; default: the format's own.")
 @click.option("--to-space", metavar="SPACE", help="Coordinate space to write; default: the output format's own.")
-@click.option("--image-size", metavar="WxH", help="Input image size, for relative and tf coordinates.")
+@image_size_option("Input image size, for relative and tf coordinates.")
 @click.option("--spatial-scale", metavar="S", help="Feature pixels per image pixel, e.g. 0.125 or 1/8, "
               "for feature coordinates.")
 @click.option("--stride", metavar="N", help="Feature-map stride: the same as --spatial-scale 1/N.")
@@ -52,10 +75,10 @@ def convert():
 @click.option("--labels", metavar="L1,L2", help="Keep ssd boxes with these labels, e.g. 1,3.")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
               help="Float type of the written coordinates; frameworks want the features' type (often float32).")
-@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary on stdout.")
+@json_option()
+@collected("given", BoxesOptions)
 @reports_errors
-def boxes(source, output, from_format, to_format, from_space, to_space, image_size, spatial_scale, stride,
-          batch_index, batch_file, batch_out, min_score, labels, dtype, as_json):
+def boxes(source, given):
     """Convert the boxes in IN ('-': stdin) from one format and coordinate space to another.
 
     Conversions are exact (float64 inside). A preview of the first and last boxes, the counts
@@ -64,44 +87,54 @@ def boxes(source, output, from_format, to_format, from_space, to_space, image_si
     from .. import arrayio
     from .. import boxes as box_io
     from ..box_formats import box_format
-    from ..coordinates import Frame
 
-    box_format(from_format)  # an unknown name fails before any file is read
-    target = box_format(to_format)
-    if output is None and not sys.stdout.isatty() and not as_json:
-        output = "-"
-    if output == "-" and as_json:
-        raise UserError("--json prints on stdout, which -o - already fills with the boxes; give -o FILE")
-    if source == "-" and batch_file == "-":
-        raise UserError("only one of IN and --batch-file can be read from stdin")
-    if batch_out is not None and target.batch != "separate":
-        raise UserError(f"--batch-out is for (K,4) output formats; {to_format} keeps the batch indices itself")
-    if batch_out is not None and batch_out == output:
-        raise UserError(f"-o and --batch-out both name {output}; give them different files")
-    frame = Frame(
-        image_size=box_io.parse_size(image_size, "image size") if image_size else None,
-        spatial_scale=_spatial_scale(spatial_scale, stride),
-    )
+    box_format(given.from_format)  # an unknown name fails before any file is read
+    target = box_format(given.to_format)
+    output = output_destination(given.output, given.as_json, "the boxes")
+    batch_file, batch_out = given.batch_file, given.batch_out
     inputs = [source] + ([batch_file] if batch_file else [])
+    _check_paths(source, batch_file, output, batch_out, given.to_format)
+    frame = _frame(given.image_size, given.spatial_scale, given.stride)
     for path in (output, batch_out):
         if path is not None:
             arrayio.check_output_path(path, inputs)
 
     conversion = box_io.convert(
-        box_io.load(source, from_format), from_format, to_format,
-        from_space=from_space, to_space=to_space, frame=frame,
-        batch_index=batch_index,
+        box_io.load(source, given.from_format), given.from_format, given.to_format,
+        from_space=given.from_space, to_space=given.to_space, frame=frame, batch_index=given.batch_index,
         batch_indices=arrayio.load_array(batch_file, "batch indices") if batch_file else None,
-        labels=_labels(labels), min_score=min_score, dtype=dtype,
-    )
+        labels=_labels(given.labels), min_score=given.min_score, dtype=given.dtype,
+    )  # fmt: skip
     if target.batch == "separate" and batch_out is None:
-        _check_batch_kept(conversion.result.batch, to_format)
+        _check_batch_kept(conversion.result.batch, given.to_format)
     if output is not None:
         box_io.save(output, conversion.output, inputs)
     if batch_out is not None:
         arrayio.save_array(batch_out, box_io.integer_batch(conversion.result, "--batch-out"), inputs)
+    _report(conversion, _summary(conversion, source, output, batch_out), given.as_json)
 
-    summary = _summary(conversion, source, output, batch_out)
+
+def _check_paths(source: str, batch_file: str | None, output: str | None, batch_out: str | None, to_format: str):
+    """Refuse what no conversion could do with these paths, before anything is read."""
+    from ..box_formats import box_format
+
+    if source == "-" and batch_file == "-":
+        raise UserError("only one of IN and --batch-file can be read from stdin")
+    if batch_out is not None and box_format(to_format).batch != "separate":
+        raise UserError(f"--batch-out is for (K,4) output formats; {to_format} keeps the batch indices itself")
+    if batch_out is not None and batch_out == output:
+        raise UserError(f"-o and --batch-out both name {output}; give them different files")
+
+
+def _frame(image_size: str | None, spatial_scale: str | None, stride: str | None):
+    from ..coordinates import Frame
+
+    size = parse_size(image_size, "image size") if image_size else None
+    return Frame(image_size=size, spatial_scale=_spatial_scale(spatial_scale, stride))
+
+
+def _report(conversion, summary: dict, as_json: bool) -> None:
+    """The preview and the warnings on stderr; with --json, the summary on stdout."""
     _preview(conversion, summary, console(stderr=True))
     for message in conversion.warnings:
         warn(message)

@@ -6,6 +6,7 @@ import click
 
 from ..diff_defaults import ATOL, RTOL, TOP
 from .common import UserError, console, print_json, reports_errors
+from .options import json_option
 
 
 @click.command()
@@ -17,7 +18,7 @@ from .common import UserError, console, print_json, reports_errors
 @click.option("--top", type=click.IntRange(min=0), default=TOP, show_default=True, metavar="K",
               help="Rows in each worst-of table (rois, channels, elements, one-sided NaNs).")
 @click.option("--squeeze", is_flag=True, help="Drop singleton dimensions of both first (Caffe blobs carry extra 1s).")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
+@json_option("Print the whole report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit status alone says the verdict.")
 @click.option("--plot", metavar="OUT", help="Also draw a heat map of max |a-b| per roi and channel and a histogram of "
               "|a-b| (OUT.png or OUT.svg; needs [K, C, PH, PW] arrays and matplotlib).")
@@ -50,10 +51,7 @@ def diff(a, b, atol, rtol, top, squeeze, as_json, quiet, plot):
     from .. import arrayio
     from ..compare import compare
 
-    if a == "-" and b == "-":
-        raise UserError("only one of A and B can be read from stdin")
-    if quiet and as_json:
-        raise UserError("--quiet prints nothing and --json prints the report: choose one")
+    _refuse_conflicts(a, b, quiet, as_json)
     if plot:
         from ..pictures import output_format
 
@@ -87,6 +85,13 @@ def _plot(array_a, array_b, squeeze: bool, report, out: str, sources) -> None:
     title = (f"A {sources[0]} vs B {sources[1]} (the reference)\n{verdict}; max |a - b| {report.max_abs_error:.3g}; "
              f"within tolerance: |a - b| <= {report.atol:g} + {report.rtol:g} |b|")
     pictures.save(pictures.error_figure(emap, title, report.atol), out, list(sources))
+
+
+def _refuse_conflicts(a: str, b: str, quiet: bool, as_json: bool) -> None:
+    if a == "-" and b == "-":
+        raise UserError("only one of A and B can be read from stdin")
+    if quiet and as_json:
+        raise UserError("--quiet prints nothing and --json prints the report: choose one")
 
 
 def escape(text: str) -> str:
@@ -147,19 +152,7 @@ def _add_statistics(table, report) -> None:
 def _print_worst(report, out) -> None:
     from rich.table import Table
 
-    named = report.axes[:2] == ("roi", "channel")
-    for axis, entries in enumerate((report.worst_axis0, report.worst_axis1)):
-        if not entries:
-            continue
-        label = report.axes[axis] if named else f"index (axis {axis})"
-        table = Table(title=f"worst {label}s" if named else f"worst along axis {axis}", title_justify="left",
-                      caption=_RANKING if report.nonfinite_mismatches else None, caption_justify="left")
-        for column in (label, "max |a-b|", "out of tol.", "non-finite"):
-            table.add_column(column, justify="right")
-        for entry in entries:
-            table.add_row(str(entry.index), _number(entry.max_abs_error, ".4e"), str(entry.mismatches),
-                          str(entry.nonfinite_mismatches))
-        out.print(table)
+    _print_worst_indices(report, out)
     if report.worst_elements:
         table = Table(title="worst elements", title_justify="left")
         for column in (_index_header(report), "A", "B", "|a-b|"):
@@ -174,6 +167,25 @@ def _print_worst(report, out) -> None:
         table.add_column("NaN in")
         for entry in report.one_sided_nans:
             table.add_row(str(list(entry.index)), entry.nan_in.upper())
+        out.print(table)
+
+
+def _print_worst_indices(report, out) -> None:
+    """The worst rois and channels (or indices along the first two axes)."""
+    from rich.table import Table
+
+    named = report.axes[:2] == ("roi", "channel")
+    for axis, entries in enumerate((report.worst_axis0, report.worst_axis1)):
+        if not entries:
+            continue
+        label = report.axes[axis] if named else f"index (axis {axis})"
+        table = Table(title=f"worst {label}s" if named else f"worst along axis {axis}", title_justify="left",
+                      caption=_RANKING if report.nonfinite_mismatches else None, caption_justify="left")
+        for column in (label, "max |a-b|", "out of tol.", "non-finite"):
+            table.add_column(column, justify="right")
+        for entry in entries:
+            table.add_row(str(entry.index), _number(entry.max_abs_error, ".4e"), str(entry.mismatches),
+                          str(entry.nonfinite_mismatches))
         out.print(table)
 
 

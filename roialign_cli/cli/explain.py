@@ -5,8 +5,9 @@ from __future__ import annotations
 import click
 
 from ..box_formats import FORMATS
-from ..engines import BACKENDS
-from .common import UserError, console, note, parse_scale, print_json, reports_errors
+from .common import UserError, console, note, print_json, reports_errors
+from .options import backend_option, image_size_option, json_option
+from .values import parse_scale, parse_size
 
 
 @click.command()
@@ -15,14 +16,14 @@ from .common import UserError, console, note, parse_scale, print_json, reports_e
 @click.argument("reference")
 @click.option("--from", "fmt", default="auto", show_default=True, metavar="FORMAT",
               help=f"Format of ROIS: auto ([K,5], [K,4] or SSD rows), or one of {', '.join(FORMATS)}.")
-@click.option("--image-size", metavar="WxH", help="Input image size: lets relative boxes be read x image size.")
+@image_size_option("Input image size: lets relative boxes be read x image size.")
 @click.option("--spatial-scale", metavar="S", help="Search only this scale (e.g. 1/8); default: 1 .. 1/64 "
               "and the feature/image ratio.")
-@click.option("--assume", metavar="PRESET", help="The preset you have been using: say what differs from the best match.")
+@click.option("--assume", metavar="PRESET",
+              help="The preset you have been using: say what differs from the best match.")
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="Candidates to list.")
-@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
-              help="The engine that pools every candidate.")
-@click.option("--json", "as_json", is_flag=True, help="Print the whole explanation as JSON on stdout.")
+@backend_option()
+@json_option("Print the whole explanation as JSON on stdout.")
 @click.option("--plot", metavar="OUT", help="Draw roi --plot-roi under --assume and under the best match "
               "(OUT.png or OUT.svg; needs matplotlib).")
 @click.option("--plot-roi", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
@@ -37,7 +38,7 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     Exit 0 when a candidate matches within `roialign diff`'s default tolerance, 1 when none does
     (the closest is shown), 2 on error.
     """
-    from .. import arrayio, boxes
+    from .. import arrayio
     from ..explain import explain as run
     from ..presets import get
 
@@ -47,7 +48,7 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
         get(assume)  # an unknown preset fails before the search
     if plot:
         _check_plot(plot, assume, [features, rois, reference])
-    size = boxes.parse_size(image_size, "image size") if image_size else None
+    size = parse_size(image_size, "image size") if image_size else None
     scale = parse_scale(spatial_scale) if spatial_scale else None
     feature_array = arrayio.load_array(features, "features")
     roi_array = _read_rois(rois, fmt)
@@ -90,8 +91,9 @@ def _plot(result, rois, features_shape, k: int, out: str, inputs) -> None:
         box = engine_rois(rois[k : k + 1], c.reading, result.image_size)[0, 1:5]
         scale = f", scale {scale_expression(c.spatial_scale)}" if c.reading.scaled else ""
         label = f"{letter}: {who}, {c.label} ({c.reading.name}{scale})"
-        drawings.append(layout(box, (features_shape[3], features_shape[2]), result.output_size, c.spatial_scale, c.convention, label))
-    title = f"roi {k} ({', '.join(f'{v:.4g}' for v in rois[k, 1:5])}) on a {features_shape[3]}x{features_shape[2]} map"
+        grid = (features_shape[3], features_shape[2])
+        drawings.append(layout(box, grid, result.output_size, c.spatial_scale, c.convention, label))
+    title = f"roi {k} ({', '.join(f'{v:.4g}' for v in rois[k, 1:5])}) on a {grid[0]}x{grid[1]} map"
     pictures.save(pictures.roi_figure(drawings, (0, 0, 0, 0), title), out, inputs)
 
 

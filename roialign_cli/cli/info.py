@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from .common import console, print_json, reports_errors
+from .options import json_option
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the facts as JSON on stdout.")
+@json_option("Print the facts as JSON on stdout.")
 @reports_errors
 def info(as_json):
     """Versions, whether a GPU is usable (and why not), NVRTC, the kernel cache, and the engine

@@ -5,38 +5,36 @@ Everything shown is generated from `roialign_cli.presets`; nothing here imports 
 
 from __future__ import annotations
 
-import math
-
 import click
 
-from .common import UserError, console, parse_scale, print_json, reports_errors
+from .common import UserError, console, parse_option_items, print_json, reports_errors
+from .options import (
+    aligned_option,
+    json_option,
+    mode_option,
+    option_items_option,
+    output_size_option,
+    sampling_ratio_option,
+    spatial_scale_option,
+    stacked,
+)
+from .values import parse_scale, parse_size
 
-
-def parse_option_items(items) -> dict[str, str]:
-    """('name=value', ...) from repeated --option flags -> {name: value}."""
-    chosen: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name or not value:
-            raise UserError(f"--option takes NAME=VALUE (e.g. coordinate_transformation_mode=half_pixel), not {item!r}")
-        if name in chosen:
-            raise UserError(f"--option {name} is given twice")
-        chosen[name] = value
-    return chosen
+# The convention options of `roialign pool`, here changing the preset shown (and the numbers of its calls).
+_CALL_OPTIONS = stacked(
+    output_size_option("Output size for the equivalent calls: 7 or HxW."),
+    spatial_scale_option("1/16", "Spatial scale for the equivalent calls."),
+    sampling_ratio_option("With NAME: -1 the preset's own, 0 adaptive, n fixed."),
+    aligned_option("With NAME: the half-pixel or the legacy model."),
+    mode_option("With NAME: the preset's avg or max."),
+    option_items_option("With NAME: one of the preset's own options; repeatable."),
+)
 
 
 @click.command()
 @click.argument("name", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print the registry (or one preset) as JSON on stdout.")
-@click.option("--output-size", default="7", show_default=True, help="Output size for the equivalent calls: 7 or HxW.")
-@click.option("--spatial-scale", default="1/16", show_default=True, help="Spatial scale for the equivalent calls.")
-@click.option("--sampling-ratio", type=int, default=-1, show_default=True,
-              help="With NAME: -1 the preset's own, 0 adaptive, n fixed.")
-@click.option("--aligned/--no-aligned", default=None, help="With NAME: the half-pixel or the legacy model.")
-@click.option("--mode", type=click.Choice(["avg", "max"]), default=None, help="With NAME: the preset's avg or max.")
-@click.option("--option", "option_items", multiple=True, metavar="NAME=VALUE",
-              help="With NAME: one of the preset's own options; repeatable.")
+@json_option("Print the registry (or one preset) as JSON on stdout.")
+@_CALL_OPTIONS
 @reports_errors
 def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, mode, option_items):
     """The presets: every framework convention roialign reproduces, with its switches, options,
@@ -47,7 +45,6 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
     --aligned, --mode and --option change the convention as they do for `roialign pool`.
     """
     from .. import presets as registry
-    from ..sizes import parse_size
     from ..equivalents import CallSpec
 
     ph, pw = parse_size(output_size, "output size")
@@ -70,27 +67,20 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
         _print_detail(described, spec)
 
 
-def _json_number(value):
-    """JSON has no NaN or infinity: those switch values travel as the strings 'nan', 'inf', '-inf'."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return value
-
-
 def _describe(preset, convention, spec) -> dict:
     return {
         "name": preset.name,
         "aliases": list(preset.aliases),
         "reproduces": preset.reproduces,
         "source": preset.source,
-        "switches": {k: _json_number(v) for k, v in convention.switches().items()},
-        "max_mode": None if preset.max_mode is None else {k: _json_number(v) for k, v in preset.max_mode.items()},
+        "switches": convention.switches(),
+        "max_mode": None if preset.max_mode is None else dict(preset.max_mode),
         "options": [
             {
                 "name": o.name,
                 "doc": o.doc,
                 "default": o.default,
-                "values": {v: {k: _json_number(x) for k, x in c.items()} for v, c in o.values.items()},
+                "values": {v: dict(c) for v, c in o.values.items()},
                 "number_switch": o.number_switch,
             }
             for o in preset.options
@@ -118,10 +108,25 @@ def _options_text(options: list) -> str:
     return "\n".join(f"{o['name']}: {_choices(o)} (default {o['default']})" for o in options)
 
 
+# The overview shows each preset as its differences from this one: the convention with no offsets or extras.
+BASELINE = "caffe2"
+
+
+def _differences_text(p: dict, baseline: dict) -> str:
+    if p["name"] == BASELINE:
+        return "(the baseline)"
+    from ..conventions import format_value
+
+    theirs = baseline["switches"]
+    changed = {k: v for k, v in p["switches"].items() if format_value(v) != format_value(theirs[k])}
+    return _switches_text(changed) or "none"
+
+
 def _print_table(described: list, spec) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    baseline = next(p for p in described if p["name"] == BASELINE)
     table = Table(
         title=f"roialign presets: calls for output {spec.output_size[0]}x{spec.output_size[1]}, spatial scale "
         f"{spec.spatial_scale:g} (`roialign presets NAME` shows one in detail)",
@@ -129,15 +134,10 @@ def _print_table(described: list, spec) -> None:
         show_lines=True,
     )
     table.add_column("preset", no_wrap=True)
-    table.add_column("switches, max mode, options and the equivalent call", overflow="fold")
+    table.add_column(f"frameworks it stands for, switches that differ from {BASELINE}, call", overflow="fold")
     for p in described:
         name = f"[bold]{p['name']}[/bold]" + "".join(f"\n[dim]= {alias}[/dim]" for alias in p["aliases"])
-        lines = [
-            ("switches", _switches_text(p["switches"])),
-            ("max mode", _switches_text(p["max_mode"]) if p["max_mode"] else "none"),
-            *(("option", text) for text in _options_text(p["options"]).splitlines()),
-            ("call", p["equivalent"]),
-        ]
+        lines = (("for", p["reproduces"]), ("differs", _differences_text(p, baseline)), ("call", p["equivalent"]))
         table.add_row(name, "\n".join(f"[bold]{label}:[/bold] {escape(text)}" for label, text in lines))
     console(stderr=False).print(table)
 

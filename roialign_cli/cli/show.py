@@ -2,83 +2,101 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import click
 
-from .common import UserError, note, parse_scale, reports_errors
+from .common import UserError, note, parse_option_items, reports_errors
+from .options import (
+    aligned_option,
+    collected,
+    image_size_option,
+    option_items_option,
+    output_size_option,
+    preset_option,
+    sampling_ratio_option,
+    spatial_scale_option,
+    stacked,
+    switch_option,
+)
+from .values import parse_scale, parse_size
+
+
+@dataclasses.dataclass(frozen=True)
+class Compared:
+    """The convention options, and the second convention's (--vs, --vs-option, --vs-switch)."""
+
+    preset: str | None
+    option_items: tuple[str, ...]
+    switch_items: tuple[str, ...]
+    sampling_ratio: int
+    aligned: bool | None
+    vs_preset: str | None
+    vs_option_items: tuple[str, ...]
+    vs_switch_items: tuple[str, ...]
+
+    def conventions(self) -> list[tuple[str, object]]:
+        """[(label, convention)]: the first, and with --vs the second, labelled A and B."""
+        from ..conventions import with_switches
+        from ..presets import resolve
+
+        if (self.vs_option_items or self.vs_switch_items) and not self.vs_preset:
+            raise UserError("--vs-option and --vs-switch belong to a second convention: name it with --vs")
+        options = parse_option_items(self.option_items)
+        first = resolve(self.preset, aligned=self.aligned, sampling_ratio=self.sampling_ratio, options=options)
+        out = [(_label(self.preset or "torchvision", self.option_items, self.switch_items),
+                with_switches(first, self.switch_items))]  # fmt: skip
+        if self.vs_preset:
+            second = resolve(self.vs_preset, options=parse_option_items(self.vs_option_items))
+            out.append((_label(self.vs_preset, self.vs_option_items, self.vs_switch_items),
+                        with_switches(second, self.vs_switch_items)))  # fmt: skip
+            out = [(f"{letter}: {label}", conv) for letter, (label, conv) in zip("AB", out, strict=True)]
+        return out
+
+
+def _label(name: str, *items) -> str:
+    return " ".join([name, *(item for group in items for item in group)])
+
+
+def compared_options():
+    return stacked(
+        preset_option(),
+        option_items_option("One of the preset's own options (see `roialign presets NAME`); repeatable."),
+        switch_option(),
+        sampling_ratio_option("Samples per bin and axis: -1 the preset's own, 0 adaptive, n fixed."),
+        aligned_option("Half-pixel offset (torchvision aligned=True). Default: the preset's own."),
+        click.option("--vs", "vs_preset", metavar="NAME", help="A second convention, drawn in a second row."),
+        click.option("--vs-option", "vs_option_items", multiple=True, metavar="NAME=VALUE", help="An option of --vs."),
+        click.option("--vs-switch", "vs_switch_items", multiple=True, metavar="NAME=VALUE", help="A switch of --vs."),
+        collected("compared", Compared),
+    )
 
 
 @click.command()
 @click.argument("rois", required=False)
-@click.option(
-    "--roi",
-    "roi_index",
-    type=click.IntRange(min=0),
-    metavar="K",
-    help="Which roi of ROIS to draw (its row after SSD padding rows are dropped).",
-)
+@click.option("--roi", "roi_index", type=click.IntRange(min=0), metavar="K",
+              help="Which roi of ROIS to draw (counted after SSD padding rows are dropped).")  # fmt: skip
 @click.option("--box", metavar="x1,y1,x2,y2", help="Draw this box instead of one from ROIS.")
 @click.option("--features", metavar="FILE", help="A features file [N,C,H,W] (.npy or FILE.npz:KEY): the grid's size.")
 @click.option("--feature-size", metavar="WxH", help="The feature map's width and height, instead of --features.")
-@click.option(
-    "--image-size",
-    metavar="WxH",
-    help="Input image size: relative boxes are multiplied by it for conventions that read absolute pixels.",
-)
-@click.option("--spatial-scale", default="1", show_default=True, help="Feature pixels per box unit, e.g. 1/8.")
-@click.option("--output-size", default="7", show_default=True, help="Pooled size: 7, or HxW such as 7x7.")
-@click.option("--preset", metavar="NAME", help="The convention to draw (default: torchvision's aligned=False).")
-@click.option("--option", "option_items", multiple=True, metavar="NAME=VALUE", help="An option of --preset.")
-@click.option("--switch", "switch_items", multiple=True, metavar="NAME=VALUE", help="A switch, set last.")
-@click.option(
-    "--sampling-ratio",
-    type=int,
-    default=-1,
-    show_default=True,
-    help="Samples per bin and axis for --preset: -1 its own, 0 adaptive, n fixed.",
-)
-@click.option("--aligned/--no-aligned", default=None, help="Half-pixel offset for --preset (default: its own).")
-@click.option("--vs", "vs_preset", metavar="NAME", help="A second convention, drawn beside the first.")
-@click.option("--vs-option", "vs_option_items", multiple=True, metavar="NAME=VALUE", help="An option of --vs.")
-@click.option("--vs-switch", "vs_switch_items", multiple=True, metavar="NAME=VALUE", help="A switch of --vs.")
-@click.option("--overlay", is_flag=True, help="Draw both conventions in one panel instead of side by side.")
-@click.option(
-    "--sample",
-    default="0,0,0,0",
-    show_default=True,
-    metavar="PY,PX,IY,IX",
-    help="The sample whose four taps and weights are drawn: bin (PY, PX), sample (IY, IX) in it.",
-)
+@image_size_option("Input image size: relative boxes are multiplied by it for conventions that read absolute pixels.")
+@spatial_scale_option("1", "Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8.")
+@output_size_option("Pooled size: 7, or HxW such as 7x7.")
+@compared_options()
+@click.option("--overlay", is_flag=True, help="Draw both conventions in one panel instead of one row each.")
+@click.option("--sample", default="0,0,0,0", show_default=True, metavar="PY,PX,IY,IX",
+              help="The sample whose taps and weights are drawn: bin (PY, PX), sample (IY, IX) in it.")  # fmt: skip
 @click.option("--width", type=click.IntRange(300, 4000), default=1200, show_default=True, help="Width in pixels.")
 @click.option("-o", "--output", required=True, metavar="OUT", help="The picture: OUT.png or OUT.svg.")
 @reports_errors
-def show(
-    rois,
-    roi_index,
-    box,
-    features,
-    feature_size,
-    image_size,
-    spatial_scale,
-    output_size,
-    preset,
-    option_items,
-    switch_items,
-    sampling_ratio,
-    aligned,
-    vs_preset,
-    vs_option_items,
-    vs_switch_items,
-    overlay,
-    sample,
-    width,
-    output,
-):
+def show(rois, roi_index, box, features, feature_size, image_size, spatial_scale, output_size, compared, overlay,
+         sample, width, output):  # fmt: skip
     """Draw where RoIAlign samples one box: the feature pixel centres, the box as given and as each
     convention reads it (after scale, offsets, +1, minimum size and clipping), its bins, every sample
     point, and the pixels one sample reads with their bilinear weights.
 
     The box is roi K of ROIS (any roi file `roialign pool` reads; '-' for stdin) or --box; the grid is
-    --features' size or --feature-size. With --vs, the two conventions are drawn side by side (or
+    --features' size or --feature-size. With --vs, the two conventions are drawn one row each (or
     overlaid), titled with the switches on which they differ. For example:
 
     \b
@@ -87,7 +105,6 @@ def show(
     """
     from .. import arrayio, pictures
     from ..drawing_geometry import layouts
-    from ..sizes import parse_size
 
     pictures.output_format(output)
     inputs = [s for s in (rois, features) if s]
@@ -96,11 +113,8 @@ def show(
     grid = _feature_size(features, feature_size)
     size = parse_size(output_size, "output size")
     image = parse_size(image_size, "image size") if image_size else None
-    conventions = _conventions(
-        preset, option_items, switch_items, sampling_ratio, aligned, vs_preset, vs_option_items, vs_switch_items
-    )
     scale = parse_scale(spatial_scale)
-    drawings = layouts(raw, conventions, grid, size, scale, image)
+    drawings = layouts(raw, compared.conventions(), grid, size, scale, image)
     chosen = _sample(sample)
     if not any(pictures.has_sample(d, chosen) for d in drawings):
         drawings[0].tap(*chosen)  # says why there is no such sample
@@ -150,7 +164,6 @@ def _numbers(text: str, count: int, what: str, form: str) -> tuple[float, ...]:
 
 def _feature_size(features, feature_size) -> tuple[int, int]:
     from .. import arrayio
-    from ..sizes import parse_size
     from ..validation import check_features
 
     if (features is None) == (feature_size is None):
@@ -160,29 +173,6 @@ def _feature_size(features, feature_size) -> tuple[int, int]:
     array = arrayio.load_array(features, "features", mmap=True)
     check_features(array.shape, array.dtype)
     return int(array.shape[3]), int(array.shape[2])
-
-
-def _conventions(
-    preset, option_items, switch_items, sampling_ratio, aligned, vs_preset, vs_option_items, vs_switch_items
-):
-    """[(label, convention)] for --preset and, with --vs, the second one."""
-    from ..conventions import with_switches
-    from ..presets import resolve
-    from .presets import parse_option_items
-
-    if (vs_option_items or vs_switch_items) and not vs_preset:
-        raise UserError("--vs-option and --vs-switch belong to a second convention: name it with --vs")
-    first = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, options=parse_option_items(option_items))
-    out = [(_label(preset or "torchvision", option_items, switch_items), with_switches(first, switch_items))]
-    if vs_preset:
-        second = resolve(vs_preset, options=parse_option_items(vs_option_items))
-        out.append((_label(vs_preset, vs_option_items, vs_switch_items), with_switches(second, vs_switch_items)))
-        out = [(f"{letter}: {label}", conv) for letter, (label, conv) in zip("AB", out)]
-    return out
-
-
-def _label(name: str, *items) -> str:
-    return " ".join([name, *(item for group in items for item in group)])
 
 
 def _sample(text: str) -> tuple[int, int, int, int]:
