@@ -340,24 +340,28 @@ def error_figure(emap, title: str, atol: float, worst: int = 5, width: int = WID
     inches = width / DPI
     fig = plt.figure(figsize=(inches, inches * 0.62), layout="constrained")
     grid = fig.add_gridspec(2, 2, height_ratios=(1.5, 1), width_ratios=(1.6, 1))
-    _heat_map(fig, fig.add_subplot(grid[0, :]), emap, worst)
+    heat = fig.add_subplot(grid[0, :])
+    _heat_map(fig, heat, emap, worst)
     _histogram(fig.add_subplot(grid[1, 0]), emap, atol)
     _worst_table(fig.add_subplot(grid[1, 1]), emap, worst)
     fig.suptitle(
         "\n".join(textwrap.fill(line, width // 9) for line in title.splitlines()), fontsize=11, ha="left", x=0.01
     )
+    fig.canvas.draw()  # lay out first: the rank numbers are placed in points on the page
+    _number_cells(heat, emap.worst(worst))
     return fig
 
 
 def _heat_map(fig, ax, emap, worst: int) -> None:
     import matplotlib
     import matplotlib.colors as mcolors
+    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
 
     cells = emap.cells
     finite = cells[np.isfinite(cells) & (cells > 0)]
     top = float(finite.max()) if finite.size else 1.0
     low = max(float(finite.min()) if finite.size else top, top * 1e-6)
-    # white: exactly equal; vermillion: a NaN or infinity on one side only
+    # white: exactly equal; orange (Okabe-Ito vermillion): a NaN or infinity on one side only
     cmap = matplotlib.colormaps["viridis"].with_extremes(bad="white", over="#D55E00")
     shown = np.ma.masked_where(cells == 0, np.where(np.isinf(cells), top * 10, np.maximum(cells, low)))
     norm = mcolors.LogNorm(vmin=low, vmax=top * (1 + 1e-9)) if low < top else mcolors.Normalize(0, top * 2)
@@ -368,12 +372,26 @@ def _heat_map(fig, ax, emap, worst: int) -> None:
     )
     ax.set_xlabel("channel")
     ax.set_ylabel("roi")
-    for rank, (roi, channel, _) in enumerate(emap.worst(worst), 1):
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    for roi, channel, _ in emap.worst(worst):
         ax.scatter(channel, roi, s=90, facecolors="none", edgecolors="#CC0000", linewidths=1.6, zorder=3)
+
+
+def _number_cells(ax, cells) -> None:
+    """Rank numbers beside the circled cells, each on the first side where it covers no earlier number."""
+    placed: list[tuple[float, float, float, float]] = []
+    for rank, (roi, channel, _) in enumerate(cells, 1):
+        x, y = ax.transData.transform((channel, roi)) * 72 / DPI  # in points
+        for dx, dy in ((6, 4), (-13, 4), (6, -13), (-13, -13)):
+            box = (x + dx, y + dy, x + dx + 7 * len(str(rank)), y + dy + 9)
+            if not any(_overlap(box, other) for other in placed):
+                break
+        placed.append(box)
         ax.annotate(
             str(rank),
             (channel, roi),
-            xytext=(6, 4),
+            xytext=(dx, dy),
             textcoords="offset points",
             fontsize=8,
             color="black",
@@ -381,11 +399,16 @@ def _heat_map(fig, ax, emap, worst: int) -> None:
         )
 
 
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def _histogram(ax, emap, atol: float) -> None:
     if emap.counts.size:
-        ax.stairs(emap.counts, emap.edges, fill=True, color="#0072B2", alpha=0.8)
+        ax.stairs(emap.counts, emap.edges, fill=True, color="#0072B2", alpha=0.8, baseline=0.5)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5)  # bars stand on the axis: a count of 1 shows
         ax.axvline(atol, color="black", linestyle="--", linewidth=1, label=f"atol {atol:g}")
         ax.legend(fontsize=8, loc="upper left")
     else:
