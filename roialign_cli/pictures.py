@@ -105,7 +105,7 @@ def roi_figure(
     subtitle = _subtitle(drawings, width)
     rows = 1 if overlay else len(drawings)
     height = row * rows + 0.35 * (1 + len(subtitle)) + 0.3 * _legend_rows(drawings)
-    fig = plt.figure(figsize=(inches, max(height, 2.8 * len(drawings))), layout="constrained")
+    fig = plt.figure(figsize=(inches, max(height, 2.8 * len(drawings))), layout="constrained", dpi=DPI)
     grid = fig.add_gridspec(len(drawings), 2, width_ratios=(3, 1))
     mains = [fig.add_subplot(grid[:, 0] if overlay else grid[i, 0], label=f"map {i}") for i in range(rows)]
     for i, drawing in enumerate(drawings):
@@ -338,7 +338,7 @@ def error_figure(emap, title: str, atol: float, worst: int = 5, width: int = WID
     """A heat map of max |a - b| per roi and channel (worst cells marked) over a log histogram of |a - b|."""
     plt = pyplot()
     inches = width / DPI
-    fig = plt.figure(figsize=(inches, inches * 0.62), layout="constrained")
+    fig = plt.figure(figsize=(inches, inches * 0.62), layout="constrained", dpi=DPI)
     grid = fig.add_gridspec(2, 2, height_ratios=(1.5, 1), width_ratios=(1.6, 1))
     heat = fig.add_subplot(grid[0, :])
     _heat_map(fig, heat, emap, worst)
@@ -355,7 +355,7 @@ def error_figure(emap, title: str, atol: float, worst: int = 5, width: int = WID
 def _heat_map(fig, ax, emap, worst: int) -> None:
     import matplotlib
     import matplotlib.colors as mcolors
-    import matplotlib.ticker  # noqa: F401  (matplotlib.ticker below)
+    from matplotlib.ticker import MaxNLocator
 
     cells = emap.cells
     finite = cells[np.isfinite(cells) & (cells > 0)]
@@ -372,8 +372,8 @@ def _heat_map(fig, ax, emap, worst: int) -> None:
     )
     ax.set_xlabel("channel")
     ax.set_ylabel("roi")
-    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # rois and channels are whole numbers
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     for roi, channel, _ in emap.worst(worst):
         ax.scatter(channel, roi, s=90, facecolors="none", edgecolors="#CC0000", linewidths=1.6, zorder=3)
 
