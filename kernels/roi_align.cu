@@ -3,8 +3,8 @@
 // The algorithm is Caffe2's RoIAlignForward: each output bin of a roi takes a regular grid of
 // sample points, reads each point by bilinear interpolation and pools the values. Every switch
 // of the convention model (coordinates, offsets, end +1, minimum size, box and bin clipping,
-// fixed or adaptive sampling, bin grid or corner grid, avg / max / corner-max, border rule,
-// fill and empty values) arrives as a scalar argument, so one compiled kernel serves every
+// fixed or adaptive sampling, bin grid, corner grid or RoIPool's whole pixels, box rounding,
+// avg / max / corner-max, border rule, fill and empty values) arrives as a scalar argument, so one compiled kernel serves every
 // preset. roialign_cli/geometry.py is the specification: the geometry below runs in the same
 // precision and the same order of operations, so that floors and adaptive grid sizes agree with
 // it exactly (the tests hold this kernel to the reference engine built on it).
@@ -34,7 +34,8 @@ namespace roialign {
 // Switch values: the index of each value in the tuples of roialign_cli/conventions.py.
 enum Coordinates { ABSOLUTE = 0, RELATIVE_FEATURE = 1, TF_NORMALIZED = 2 };
 enum EndPlusOne { END_NONE = 0, END_COORDINATE = 1, END_SIZE = 2 };
-enum Grid { GRID_BINS = 0, GRID_CORNERS = 1 };
+enum Grid { GRID_BINS = 0, GRID_CORNERS = 1, GRID_CORNERS_PINNED = 2, GRID_PIXELS = 3 };
+enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2 };
 enum Pooling { POOL_AVG = 0, POOL_MAX = 1, POOL_CORNER_MAX = 2 };
 enum Border { BORDER_CAFFE2 = 0, BORDER_CLAMP = 1, BORDER_FILL = 2, BORDER_CAFFE_SSD = 3 };
 
@@ -45,6 +46,7 @@ const int MAX_GRID = 1 << 30;
 struct Convention {
     double spatial_scale;
     int coordinates;
+    int box_rounding;
     double pixel_offset;
     double sample_offset;
     int end_plus_one;
@@ -95,11 +97,19 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, c
                                                                 : (double)(length - 1);  // tf-normalized
     const double end_extra = conv.end_plus_one == END_COORDINATE ? 1.0 : 0.0;
     // Coordinates are rounded to the compute precision first, then scaled in double.
-    const double a = (double)(C)c1;
-    const double b = (double)(C)c2;
+    double a = (double)(C)c1;
+    double b = (double)(C)c2;
+    if (conv.box_rounding == ROUND_BEFORE_SCALE) {  // round() is half away from zero, as NumPy's is not
+        a = round(a);
+        b = round(b);
+    }
     Axis<C> axis;
     axis.start = (C)((a + conv.pixel_offset) * scale - conv.sample_offset);
     axis.end = (C)((b + end_extra + conv.pixel_offset) * scale - conv.sample_offset);
+    if (conv.box_rounding == ROUND_AFTER_SCALE) {
+        axis.start = round(axis.start);
+        axis.end = round(axis.end);
+    }
     if (conv.clip_box) {
         axis.start = axis.start < C(0) ? C(0) : axis.start;
         axis.end = axis.end > C(length - 1) ? C(length - 1) : axis.end;
@@ -109,8 +119,8 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, c
     const C min_size = (C)conv.min_size;
     size = size < min_size ? min_size : size;
     axis.bin = size / C(pooled);
-    if (conv.grid == GRID_CORNERS) {
-        axis.grid = 1;
+    if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED || conv.grid == GRID_PIXELS) {
+        axis.grid = 1;  // whole-pixel bins count their pixels in pixel_range
     } else if (conv.sampling_ratio > 0) {
         axis.grid = conv.sampling_ratio;
     } else {
@@ -124,8 +134,9 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, c
 // Coordinate of sample i of bin p along one axis.
 template <typename C>
 __device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int length, const Convention& conv) {
-    if (conv.grid == GRID_CORNERS) {
+    if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED) {
         if (pooled == 1) return (axis.start + axis.end) * C(0.5);
+        if (conv.grid == GRID_CORNERS_PINNED && p == pooled - 1) return axis.end;
         return axis.start + C(p) * ((axis.end - axis.start) / C(pooled - 1));
     }
     const C offset = C(i) + C(0.5);
@@ -139,6 +150,21 @@ __device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int 
     return (axis.start + C(p) * axis.bin) + (offset * axis.bin) / samples;
 }
 
+// The whole pixels [lo, hi) of bin p along one axis (RoIPool): from floor(bin start) to
+// ceil(bin end), clipped to the map. A rounded (integer) box start is added after the floor and
+// ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN).
+template <typename C>
+__device__ void pixel_range(const Axis<C>& axis, int p, int length, const Convention& conv, int& lo, int& hi) {
+    const C from = C(p) * axis.bin;
+    const C to = C(p + 1) * axis.bin;
+    const bool integral = conv.box_rounding == ROUND_AFTER_SCALE;
+    const C first = integral ? floor(from) + axis.start : floor(from + axis.start);
+    const C last = integral ? ceil(to) + axis.start : ceil(to + axis.start);
+    lo = (int)clamp_to((double)first, 0.0, (double)length);
+    hi = (int)clamp_to((double)last, 0.0, (double)length);
+    hi = hi < lo ? lo : hi;
+}
+
 // The two pixels a sample reads along one axis, their weights, and whether the border rule
 // reads the map there at all (else the sample takes the fill value).
 template <typename C> struct Tap {
@@ -148,6 +174,17 @@ template <typename C> struct Tap {
     C w_high;
     bool inside;
 };
+
+// A whole pixel, read as it is.
+template <typename C> __device__ Tap<C> pixel_tap(int index) {
+    Tap<C> tap;
+    tap.low = index;
+    tap.high = index;
+    tap.w_low = C(1);
+    tap.w_high = C(0);
+    tap.inside = true;
+    return tap;
+}
 
 template <typename C> __device__ Tap<C> axis_tap(C position, int length, int border) {
     const int last = length - 1;
@@ -201,19 +238,31 @@ __device__ C sample_value(const T* pixels, long long row, int channels, const Ta
     return ((t00 + t01) + t10) + t11;
 }
 
+// Sample i of bin p along one axis: a whole pixel from `first`, or an interpolated position.
+template <typename C>
+__device__ Tap<C> bin_tap(const Axis<C>& axis, int p, int i, int first, int pooled, int length, const Convention& conv) {
+    if (conv.grid == GRID_PIXELS) return pixel_tap<C>(first + i);
+    return axis_tap(sample_position(axis, p, i, pooled, length, conv), length, conv.border);
+}
+
 // The pooled value of bin (ph, pw) of one roi, for one channel.
 template <typename T, typename C>
 __device__ C pool_bin(const T* pixels, int height, int width, int channels, const Axis<C>& ay, const Axis<C>& ax,
                       int ph, int pw, int pooled_h, int pooled_w, const Convention& conv) {
-    const long long count = (long long)ay.grid * ax.grid;
+    int y0 = 0, y1 = ay.grid, x0 = 0, x1 = ax.grid;  // samples [0, grid), or pixels [lo, hi)
+    if (conv.grid == GRID_PIXELS) {
+        pixel_range(ay, ph, height, conv, y0, y1);
+        pixel_range(ax, pw, width, conv, x0, x1);
+    }
+    const long long count = (long long)(y1 - y0) * (x1 - x0);
     if (count == 0) return (C)conv.empty_value;
     const long long row = (long long)width * channels;
     const C fill = (C)conv.fill_value;
     C acc = conv.pooling == POOL_AVG ? C(0) : (C)conv.max_floor;
-    for (int iy = 0; iy < ay.grid; ++iy) {
-        const Tap<C> ty = axis_tap(sample_position(ay, ph, iy, pooled_h, height, conv), height, conv.border);
-        for (int ix = 0; ix < ax.grid; ++ix) {
-            const Tap<C> tx = axis_tap(sample_position(ax, pw, ix, pooled_w, width, conv), width, conv.border);
+    for (int iy = 0; iy < y1 - y0; ++iy) {
+        const Tap<C> ty = bin_tap(ay, ph, iy, y0, pooled_h, height, conv);
+        for (int ix = 0; ix < x1 - x0; ++ix) {
+            const Tap<C> tx = bin_tap(ax, pw, ix, x0, pooled_w, width, conv);
             const C value = ty.inside && tx.inside ? sample_value(pixels, row, channels, ty, tx, conv.pooling) : fill;
             acc = conv.pooling == POOL_AVG ? acc + value : nan_max(acc, value);
         }
@@ -229,13 +278,13 @@ __device__ C pool_bin(const T* pixels, int height, int width, int channels, cons
 template <typename T>
 __global__ void roi_align_forward(const T* __restrict__ features, const double* __restrict__ rois,
                                   T* __restrict__ output, int channels, int height, int width, int pooled_h,
-                                  int pooled_w, int channel_tile, double spatial_scale, int coordinates,
+                                  int pooled_w, int channel_tile, double spatial_scale, int coordinates, int box_rounding,
                                   double pixel_offset, double sample_offset, int end_plus_one, double min_size,
                                   int clip_box, int clip_bins, int sampling_ratio, int grid, int pooling,
                                   double max_floor, int border, double fill_value, double empty_value) {
     using namespace roialign;
     typedef typename Compute<T>::type C;
-    const Convention conv = {spatial_scale,  coordinates, pixel_offset, sample_offset,
+    const Convention conv = {spatial_scale,  coordinates, box_rounding, pixel_offset, sample_offset,
                              end_plus_one,   min_size,    clip_box != 0, clip_bins != 0,
                              sampling_ratio, grid,        pooling,      max_floor,
                              border,         fill_value,  empty_value};

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import engines
 from .conventions import Convention
+from .position_sensitive import output_channels
 from .presets import resolve
 from .validation import check_features, check_output_size, check_rois
 
@@ -43,6 +44,8 @@ def pool(features, rois, output_size, spatial_scale, convention: Convention, bac
     """
     check_features(tuple(features.shape), features.dtype)
     output_size = check_output_size(output_size)
+    if convention.channel_mapping == "position-sensitive":
+        output_channels(features.shape[1], output_size)
     rois = check_rois(_to_host(rois), features.shape[0])
     choice = engines.choose(backend, features)
     return engines.run(choice, features, rois, output_size, float(spatial_scale), convention), choice

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field, fields, replace
 
 COORDINATES = ("absolute", "relative-feature", "tf-normalized")
 END_PLUS_ONE = ("none", "coordinate", "size")
-GRIDS = ("bins", "corners")
+GRIDS = ("bins", "corners", "corners-pinned", "pixels")
+BOX_ROUNDINGS = ("none", "after-scale", "before-scale")
+CHANNEL_MAPPINGS = ("none", "position-sensitive")
 POOLINGS = ("avg", "max", "corner-max")
 BORDERS = ("caffe2", "clamp", "fill", "caffe-ssd")
 
@@ -29,6 +31,11 @@ class Convention:
         "how box coordinates become feature pixels: 'absolute' (x spatial_scale), "
         "'relative-feature' (0..1 x feature width/height), 'tf-normalized' (0..1 x (size - 1))",
     )
+    box_rounding: str = _switch(
+        "none",
+        "'after-scale': box edges rounded half away from zero after scaling, round(x * s) (Caffe ROIPooling); "
+        "'before-scale': round(x) * s (R-FCN PSROIPooling)",
+    )
     pixel_offset: float = _switch(0.0, "added to box coordinates before scaling (OpenVINO half_pixel: 0.5)")
     sample_offset: float = _switch(0.0, "subtracted after scaling (aligned / half_pixel: 0.5)")
     end_plus_one: str = _switch(
@@ -40,7 +47,10 @@ class Convention:
     clip_bins: bool = _switch(False, "bin edges clamped to [0, size - 1] (Caffe ROIAlignment)")
     sampling_ratio: int = _switch(0, "samples per bin and axis; 0: adaptive ceil(roi size / output size)")
     grid: str = _switch(
-        "bins", "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF)"
+        "bins",
+        "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF); "
+        "'corners-pinned': the same with the last point exactly on the box end (OpenVINO ROIPooling bilinear); "
+        "'pixels': every whole pixel from floor(bin start) to ceil(bin end), read as it is (RoIPool)",
     )
     pooling: str = _switch(
         "avg",
@@ -55,12 +65,19 @@ class Convention:
     )
     fill_value: float = _switch(0.0, "value of a sample that falls outside the map under the 'fill' rule")
     empty_value: float = _switch(0.0, "output of a bin with no samples (TensorRT and Paddle give NaN)")
+    channel_mapping: str = _switch(
+        "none",
+        "'position-sensitive': output channel c of bin (ph, pw) reads input channel (c * PH + ph) * PW + pw, "
+        "so the output has C / (PH * PW) channels (R-FCN, torchvision ps_roi_align)",
+    )
 
     def __post_init__(self) -> None:
         for name, allowed in (
             ("coordinates", COORDINATES),
             ("end_plus_one", END_PLUS_ONE),
             ("grid", GRIDS),
+            ("box_rounding", BOX_ROUNDINGS),
+            ("channel_mapping", CHANNEL_MAPPINGS),
             ("pooling", POOLINGS),
             ("border", BORDERS),
         ):
@@ -72,6 +89,21 @@ class Convention:
     @property
     def adaptive(self) -> bool:
         return self.sampling_ratio <= 0
+
+    @property
+    def one_point_per_cell(self) -> bool:
+        """The grid takes one point per output cell, so a sampling ratio does not apply."""
+        return self.grid in ("corners", "corners-pinned")
+
+    @property
+    def takes_sampling_ratio(self) -> bool:
+        """Only bins of sample grids have a sampling ratio."""
+        return self.grid == "bins"
+
+    @property
+    def whole_pixels(self) -> bool:
+        """RoIPool's grid: bins of whole pixels, each read as it is."""
+        return self.grid == "pixels"
 
     def with_(self, **changes) -> Convention:
         return replace(self, **changes)

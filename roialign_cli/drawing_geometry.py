@@ -18,7 +18,7 @@ import numpy as np
 from .boxes import scale_relative
 from .conventions import Convention
 from .errors import InputError
-from .geometry import axis_geometry, axis_taps, compute_dtype, sample_positions
+from .geometry import axis_geometry, compute_dtype, sample_positions, sample_taps
 
 
 @dataclass(frozen=True)
@@ -141,13 +141,14 @@ def _axis(c1: float, c2: float, length: int, spatial_scale: float, pooled: int, 
     ct = compute_dtype(np.float32)  # the engines' precision for float32 features
     geo = axis_geometry(np.array([c1]), np.array([c2]), length, spatial_scale, pooled, conv, ct)
     positions = sample_positions(geo, [0], pooled, length, conv, ct)
-    taps = axis_taps(positions, geo.grid, length, conv, ct)
-    present = np.broadcast_to(taps.present, positions.shape)[0]
+    taps = sample_taps(geo, [0], pooled, length, conv, ct)
+    present = taps.present[0]
     scale = coordinate_scale(conv, length, spatial_scale)
     start, bin_ = float(geo.start[0]), float(geo.bin[0])
-    if conv.grid == "corners":
+    if conv.one_point_per_cell:
         read, edges = (start, float(geo.end[0])), None
     else:
+        # whole-pixel bins (RoIPool) read the pixels from floor to ceil of these edges
         read = (start, start + bin_ * pooled)
         edges = start + np.arange(pooled + 1) * bin_
         if conv.clip_bins:

@@ -200,3 +200,46 @@ def caffe_roialignment_layer(conv: Convention, spec: CallSpec):
         f'layer {{ type: "ROIAlignment" bottom: "features" bottom: "rois" top: "pooled" '
         f"roi_alignment_param {{ pooled_h: {ph} pooled_w: {pw} spatial_scale: {decimal(spec.spatial_scale)} }} }}"
     )
+
+
+@renderer("RoIPool", "caffe-roi-pooling")
+def roi_pool_call(conv: Convention, spec: CallSpec):
+    ph, pw = spec.output_size
+    scale = decimal(spec.spatial_scale)
+    return {}, (
+        f"torchvision.ops.roi_pool(x, rois, output_size=({ph}, {pw}), spatial_scale={scale_expression(spec.spatial_scale)})"
+        f"  # = Caffe ROIPooling {{ pooled_h: {ph} pooled_w: {pw} spatial_scale: {scale} }}"
+        f' = onnx.helper.make_node("MaxRoiPool", ["X", "rois"], ["Y"], pooled_shape=[{ph}, {pw}], spatial_scale={scale})'
+    )
+
+
+@renderer("OpenVINO ROIPooling", "openvino-roi-pooling")
+def openvino_roi_pooling(conv: Convention, spec: CallSpec):
+    method = "bilinear" if conv.one_point_per_cell else "max"
+    ph, pw = spec.output_size
+    scale = decimal(spec.spatial_scale) if method == "max" else "1.0"  # bilinear reads normalized boxes
+    return dict(options={"method": method}), (
+        f"openvino.runtime.opset2.roi_pooling(data, rois, output_roi=[{ph}, {pw}], spatial_scale={scale}, "
+        f"method='{method}')"
+    )
+
+
+@renderer("ps_roi_align", "torchvision-ps-roi-align")
+def ps_roi_align_call(conv: Convention, spec: CallSpec):
+    ph, pw = spec.output_size
+    sr = conv.sampling_ratio if conv.sampling_ratio > 0 else -1
+    return dict(sampling_ratio=conv.sampling_ratio), (
+        f"torchvision.ops.ps_roi_align(x, rois, output_size=({ph}, {pw}), "
+        f"spatial_scale={scale_expression(spec.spatial_scale)}, sampling_ratio={sr})"
+    )
+
+
+@renderer("PSROIPooling layer", "rfcn-psroi-pooling")
+def psroi_pooling_layer(conv: Convention, spec: CallSpec):
+    ph, pw = spec.output_size
+    if ph != pw:
+        raise Unreachable(f"no PSROIPooling layer computes a {ph}x{pw} output (group_size is both its height and width)")
+    return {}, (
+        f'layer {{ type: "PSROIPooling" bottom: "features" bottom: "rois" top: "pooled" psroi_pooling_param {{ '
+        f"spatial_scale: {decimal(spec.spatial_scale)} output_dim: C/{ph * pw} group_size: {ph} }} }}"
+    )

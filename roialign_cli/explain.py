@@ -57,9 +57,10 @@ class Candidate:
 
     @property
     def label(self) -> str:
-        """The preset, its options that differ from their defaults, and max when it is max."""
+        """The preset, its options that differ from their defaults, and max when it is the preset's max mode."""
         opts = "".join(f" {k}={v}" for k, v in self.options if self.preset.option(k).default != v)
-        return f"{self.preset.name}{opts}" + (" max" if self.mode == "max" else "")
+        own_max = self.preset.convention.pooling != "avg"
+        return f"{self.preset.name}{opts}" + (" max" if self.mode == "max" and not own_max else "")
 
 
 @dataclass
@@ -131,11 +132,17 @@ def _row(s: Scored) -> dict:
         "mode": c.mode,
         "reading": c.reading.name,
         "spatial_scale": scale_expression(c.spatial_scale) if c.reading.scaled else "-",
-        "sampling": "corners" if c.convention.grid == "corners" else str(c.convention.sampling_ratio or "adaptive"),
+        "sampling": _sampling_label(c.convention),
         "max_error": s.max_error,
         "mean_error": s.mean_error,
         "convention": c.convention.switches(),
     }
+
+
+def _sampling_label(conv: Convention) -> str:
+    if not conv.takes_sampling_ratio:
+        return "whole pixels" if conv.whole_pixels else "corners"
+    return str(conv.sampling_ratio or "adaptive")
 
 
 def _within(candidate: Scored, best: Scored) -> bool:
@@ -174,12 +181,15 @@ def _scales(features_shape, image_size, given: float | None) -> list[float]:
     return scales
 
 
-def candidates(rois, features_shape, image_size=None, spatial_scale=None) -> list[Candidate]:
-    """The whole search space, without duplicates (same convention, reading and scale)."""
+def candidates(rois, features_shape, image_size=None, spatial_scale=None, position_sensitive=False) -> list[Candidate]:
+    """The whole search space, without duplicates (same convention, reading and scale); position-sensitive
+    conventions alone when the reference has C / (PH * PW) channels, else none of them."""
     seen, out = set(), []
     scales = _scales(features_shape, image_size, spatial_scale)
     for preset, options, mode, base in _bases():
-        ratios = [base.sampling_ratio] if base.grid == "corners" else sorted({base.sampling_ratio, *SAMPLING_RATIOS})
+        if (base.channel_mapping == "position-sensitive") != position_sensitive:
+            continue
+        ratios = sorted({base.sampling_ratio, *SAMPLING_RATIOS}) if base.takes_sampling_ratio else [base.sampling_ratio]
         for reading in _readings(rois, image_size):
             for ratio, scale in itertools.product(ratios, scales if reading.scaled else [1.0]):
                 conv = base.with_(coordinates=reading.coordinates, sampling_ratio=ratio)
@@ -213,9 +223,19 @@ class Problem:
     def score(self, candidate: Candidate) -> Scored:
         return Scored(candidate, *_errors(self.pooled(candidate), self.reference))
 
+    @property
+    def position_sensitive(self) -> bool:
+        """The reference has C / (PH * PW) channels: each bin read its own input channels."""
+        return self.reference.shape[1] != self.features.shape[1]
+
     def subset(self, rois: np.ndarray, channels: np.ndarray) -> "Problem":
-        """The same problem on some rois and channels (a contiguous copy of those channels)."""
-        features = self.features[:, channels].copy()
+        """The same problem on some rois and reference channels (a contiguous copy of the input
+        channels they read)."""
+        inputs = channels
+        if self.position_sensitive:
+            bins = self.output_size[0] * self.output_size[1]
+            inputs = (channels[:, None] * bins + np.arange(bins)).ravel()
+        features = self.features[:, inputs].copy()
         return replace(self, features=features, rois=self.rois[rois], reference=self.reference[rois][:, channels])
 
 
@@ -294,10 +314,14 @@ def _checked(features, rois, reference):
     check_features(features.shape, features.dtype)
     rois = check_rois(rois, features.shape[0])
     reference = np.asarray(reference)
-    if reference.ndim != 4 or reference.shape[:2] != (len(rois), features.shape[1]):
+    channels = features.shape[1]
+    bins = reference.shape[2] * reference.shape[3] if reference.ndim == 4 else 0
+    sensitive = bins and channels % bins == 0 and reference.shape[1] == channels // bins
+    if reference.ndim != 4 or reference.shape[0] != len(rois) or not (reference.shape[1] == channels or sensitive):
         raise InputError(
-            f"reference has shape {list(reference.shape)}; expected [{len(rois)}, {features.shape[1]}, PH, PW] "
-            "(one pooled map per roi and feature channel)"
+            f"reference has shape {list(reference.shape)}; expected [{len(rois)}, {channels}, PH, PW] "
+            f"(one pooled map per roi and feature channel), or [{len(rois)}, {channels} / (PH * PW), PH, PW] "
+            "for position-sensitive pooling"
         )
     if reference.dtype.kind != "f":
         raise InputError(f"reference must be floating point, not {reference.dtype}")
@@ -308,8 +332,10 @@ def _checked(features, rois, reference):
 
 def search(problem: Problem, *, spatial_scale=None, top=5) -> Explanation:
     """Score every candidate on a subset, confirm the leaders on everything, rank them."""
-    pool = candidates(problem.rois, problem.features.shape, problem.image_size, spatial_scale)
-    sub = problem.subset(_subset(len(problem.rois), SUBSET_ROIS), _subset(problem.features.shape[1], SUBSET_CHANNELS))
+    pool = candidates(
+        problem.rois, problem.features.shape, problem.image_size, spatial_scale, problem.position_sensitive
+    )
+    sub = problem.subset(_subset(len(problem.rois), SUBSET_ROIS), _subset(problem.reference.shape[1], SUBSET_CHANNELS))
     quick = rank([sub.score(c) for c in pool])
     confirmed = rank([problem.score(s.candidate) for s in quick[: max(CONFIRMED, top)]])
     explanation = Explanation(confirmed, len(pool), problem.output_size, problem.image_size)
@@ -398,8 +424,10 @@ def explain_assumption(assumed: Scored, best: Scored) -> list[str]:
 
 
 def _sampling_words(conv: Convention) -> str:
-    if conv.grid == "corners":
+    if conv.one_point_per_cell:
         return "takes one point per output cell, end to end"
+    if conv.whole_pixels:
+        return "pools every whole pixel of each bin (RoIPool)"
     if conv.sampling_ratio == 1:
         return "takes one centre sample per bin"
     if conv.sampling_ratio > 1:
@@ -428,6 +456,14 @@ _WORDS = {
         "caffe-ssd": "weighs a sample on the last row or column 0",
     }[v],
     "fill_value": lambda v: f"fills outside samples with {v:g}",
+    "box_rounding": lambda v: {
+        "none": "keeps box coordinates as they are",
+        "after-scale": "rounds box edges after scaling (round(x * s))",
+        "before-scale": "rounds box edges before scaling (round(x) * s)",
+    }[v],
+    "channel_mapping": lambda v: "reads one input channel group per bin (position-sensitive)"
+    if v == "position-sensitive"
+    else "reads every channel in every bin",
     "empty_value": lambda v: f"gives {v:g} for a bin without samples",
 }
 

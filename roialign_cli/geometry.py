@@ -2,6 +2,9 @@
 pixels, its bins, the sample points of each bin, and the two pixels (taps) and weights that each
 sample reads along each axis under the border rule.
 
+RoIPool is the same model on a quantized grid (`grid='pixels'`): rounded box edges, bins of
+whole pixels, each pixel one sample read as it is.
+
 Every engine and picture reads these functions: the reference engine loops over them per roi and
 bin, the NumPy engine turns them into interpolation matrices, and kernels/roi_align.cu computes
 the same numbers per thread. The two axes are independent, so each function works on one axis
@@ -25,9 +28,16 @@ def compute_dtype(dtype) -> np.dtype:
     return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
 
 
+def round_half_away(v: np.ndarray) -> np.ndarray:
+    """C's round(): halves away from zero (NumPy's round goes to even). v - trunc(v) is exact."""
+    whole = np.trunc(v)
+    return whole + np.copysign(np.abs(v - whole) >= 0.5, v).astype(v.dtype)
+
+
 @dataclass(frozen=True)
 class AxisGeometry:
-    """Per-roi layout of one axis (K-sized arrays in the compute dtype; `grid` is int)."""
+    """Per-roi layout of one axis (K-sized arrays in the compute dtype; `grid` is int: samples per
+    bin, or for whole-pixel bins an upper bound on the pixels of a bin)."""
 
     start: np.ndarray
     end: np.ndarray
@@ -43,8 +53,12 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct) -
     # as the reference kernels do with a double spatial_scale.
     c1 = c1.astype(ct).astype(np.float64)
     c2 = c2.astype(ct).astype(np.float64)
+    if conv.box_rounding == "before-scale":
+        c1, c2 = round_half_away(c1), round_half_away(c2)
     start = ((c1 + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
     end = ((c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+    if conv.box_rounding == "after-scale":
+        start, end = round_half_away(start), round_half_away(end)
     if conv.clip_box:
         start = np.maximum(start, ct.type(0))
         end = np.minimum(end, ct.type(length - 1))
@@ -54,8 +68,10 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct) -
     if conv.min_size is not None:
         size = np.maximum(size, ct.type(conv.min_size))
     bin_ = size / ct.type(pooled)
-    if conv.grid == "corners":
+    if conv.one_point_per_cell:
         grid = np.ones(len(start), dtype=np.int64)
+    elif conv.whole_pixels:
+        grid = np.clip(np.ceil(bin_.astype(np.float64)) + 1, 1, length).astype(np.int64)
     elif conv.sampling_ratio > 0:
         grid = np.full(len(start), conv.sampling_ratio, dtype=np.int64)
     else:
@@ -73,17 +89,47 @@ class AxisTaps:
     w_low: np.ndarray
     w_high: np.ndarray
     inside: np.ndarray  # the sample lies where the border rule reads the map (else: fill value)
-    present: np.ndarray  # i < grid of its roi (grids are ragged across rois)
+    present: np.ndarray  # i < the samples of its bin (grids are ragged across rois, and bins of pixels)
+
+
+def pixel_bins(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct):
+    """Whole-pixel bins along one axis: first and end (exclusive) pixel [Kc, P] of each bin, from
+    floor(bin start) to ceil(bin end), clipped to the map. A rounded (integer) box start is added
+    after the floor and ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN)."""
+    start, bin_ = geo.start[sel][:, None], geo.bin[sel][:, None]
+    p = np.arange(pooled + 1, dtype=ct)[None, :] * bin_
+    if conv.box_rounding == "after-scale":
+        edges_lo, edges_hi = np.floor(p[:, :-1]) + start, np.ceil(p[:, 1:]) + start
+    else:
+        edges_lo, edges_hi = np.floor(p[:, :-1] + start), np.ceil(p[:, 1:] + start)
+    lo = np.clip(edges_lo.astype(np.float64), 0, length).astype(np.int64)
+    hi = np.clip(edges_hi.astype(np.float64), 0, length).astype(np.int64)
+    return lo, np.maximum(hi, lo)
+
+
+def bin_counts(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct) -> np.ndarray:
+    """Samples in each bin along one axis [Kc, P] (the same for every bin of a roi but whole-pixel bins)."""
+    if conv.whole_pixels:
+        lo, hi = pixel_bins(geo, sel, pooled, length, conv, ct)
+        return hi - lo
+    return np.broadcast_to(geo.grid[sel][:, None], (len(geo.grid[sel]), pooled))
 
 
 def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct) -> np.ndarray:
-    """Sample coordinates [Kc, P, G] along one axis for the rois `sel`."""
+    """Sample coordinates [Kc, P, G] along one axis for the rois `sel` (beyond a bin's count: padding)."""
     start, end, bin_ = geo.start[sel][:, None], geo.end[sel][:, None], geo.bin[sel][:, None]
     p = np.arange(pooled, dtype=ct)[None, :]
-    if conv.grid == "corners":
+    if conv.one_point_per_cell:
         if pooled == 1:
             return ((start + end) * ct.type(0.5))[:, :, None]
-        return (start + p * ((end - start) / ct.type(pooled - 1)))[:, :, None]
+        points = start + p * ((end - start) / ct.type(pooled - 1))
+        if conv.grid == "corners-pinned":
+            points[:, -1:] = end
+        return points[:, :, None]
+    if conv.whole_pixels:
+        lo, hi = pixel_bins(geo, sel, pooled, length, conv, ct)
+        width = max(int((hi - lo).max(initial=0)), 1)
+        return (lo[:, :, None] + np.arange(width)).astype(ct)
     g_max = max(int(geo.grid[sel].max(initial=0)), 1)
     i = np.arange(g_max, dtype=ct)[None, None, :] + ct.type(0.5)
     grid = np.maximum(geo.grid[sel], 1).astype(ct)[:, None, None]
@@ -94,10 +140,15 @@ def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Con
     return (start + p * bin_)[:, :, None] + (i * bin_[:, :, None]) / grid
 
 
-def axis_taps(positions: np.ndarray, grid: np.ndarray, length: int, conv: Convention, ct) -> AxisTaps:
-    """The two pixels each sample reads along one axis and their weights, under the border rule."""
-    present = np.arange(positions.shape[2])[None, None, :] < grid[:, None, None]
+def axis_taps(positions: np.ndarray, counts: np.ndarray, length: int, conv: Convention, ct) -> AxisTaps:
+    """The two pixels each sample reads along one axis and their weights, under the border rule;
+    `counts` [Kc, P] are the samples of each bin (`bin_counts`)."""
+    present = np.arange(positions.shape[2])[None, None, :] < counts[:, :, None]
     last = length - 1
+    if conv.whole_pixels:  # a whole pixel, read as it is
+        low = np.where(present, positions, 0).astype(np.int64)
+        one, zero = np.ones(positions.shape, dtype=ct), np.zeros(positions.shape, dtype=ct)
+        return AxisTaps(low, low, one, zero, np.ones(positions.shape, dtype=bool), present)
     if conv.border == "caffe2":
         inside = (positions >= -1) & (positions <= length)
         # beyond `length` a sample is outside and reads nothing; the clip keeps its floor an int64
@@ -123,3 +174,9 @@ def axis_taps(positions: np.ndarray, grid: np.ndarray, length: int, conv: Conven
         w_high = np.where(edge, ct.type(0), v - low.astype(ct))
         w_low = ct.type(1) - w_high
     return AxisTaps(low, high, w_low.astype(ct), w_high.astype(ct), inside, present)
+
+
+def sample_taps(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct) -> AxisTaps:
+    """The taps of every sample of every bin along one axis, for the rois `sel` [Kc, P, G]."""
+    positions = sample_positions(geo, sel, pooled, length, conv, ct)
+    return axis_taps(positions, bin_counts(geo, sel, pooled, length, conv, ct), length, conv, ct)

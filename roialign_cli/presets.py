@@ -143,6 +143,25 @@ _EMPTY_GRID_NAN = Trap(
     "onnxruntime and mmcv give 0.",
 )
 
+# RoIPool: box edges round(x * s), size end - start + 1 (>= 1), bins of whole pixels from floor to ceil,
+# the max over them, 0 for an empty bin.
+_ROI_POOL = Convention(box_rounding="after-scale", end_plus_one="size", min_size=1.0, grid="pixels", pooling="max")
+_ROI_POOL_ROUNDING = Trap(
+    "roi-pool-rounds-half-away",
+    "RoIPool rounds box edges with C's round(), halves away from zero (2.5 -> 3, -2.5 -> -3); NumPy's and Python's "
+    "round() go to even (2.5 -> 2): a reimplementation with them moves boxes on half-pixel boundaries by a pixel.",
+)
+_ROI_POOL_QUANTIZED = Trap(
+    "roi-pool-quantizes",
+    "RoIPool snaps boxes and bins to whole pixels (round, floor, ceil) and takes the max: it is not RoIAlign with "
+    "sampling_ratio=1, and no RoIAlign switch reproduces it.",
+)
+_PS_CHANNELS = Trap(
+    "position-sensitive-channel-order",
+    "position-sensitive pooling reads input channel (c * PH + ph) * PW + pw for output channel c of bin (ph, pw): "
+    "the input needs C_out * PH * PW channels in that order, class-major, not bin-major.",
+)
+
 PRESETS: tuple[Preset, ...] = (
     Preset(
         name="caffe2",
@@ -385,6 +404,94 @@ PRESETS: tuple[Preset, ...] = (
             ),
         ),
     ),
+    Preset(
+        name="caffe-roi-pooling",
+        aliases=("torchvision-roi-pool", "onnx-maxroipool"),
+        reproduces="Caffe ROIPooling (py-faster-rcnn), torchvision.ops.roi_pool, ONNX MaxRoiPool (onnxruntime)",
+        convention=_ROI_POOL,
+        source="pytorch/vision torchvision/csrc/ops/cpu/roi_pool_kernel.cpp; onnx/onnx "
+        "onnx/reference/ops/op_max_roi_pool.py; rbgirshick/caffe-fast-rcnn src/caffe/layers/roi_pooling_layer.cpp",
+        renderer=eq.roi_pool_call,
+        traps=(_ROI_POOL_ROUNDING, _ROI_POOL_QUANTIZED),
+    ),
+    Preset(
+        name="openvino-roi-pooling",
+        reproduces="OpenVINO ROIPooling-1 / -2, method max or bilinear",
+        convention=_ROI_POOL,
+        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_pooling.hpp",
+        renderer=eq.openvino_roi_pooling,
+        options=(
+            Option(
+                name="method",
+                doc="max: RoIPool (rounded boxes x spatial_scale, +1 sizes, max over whole pixels); bilinear: one "
+                "point per output cell over boxes normalized to (W - 1, H - 1), the last on the box end, 0 outside",
+                default="max",
+                values={
+                    "max": {},
+                    "bilinear": {
+                        "coordinates": "tf-normalized",
+                        "box_rounding": "none",
+                        "end_plus_one": "none",
+                        "min_size": None,
+                        "grid": "corners-pinned",
+                        "pooling": "avg",
+                        "border": "fill",
+                    },
+                },
+            ),
+        ),
+        traps=(
+            _ROI_POOL_ROUNDING,
+            Trap(
+                "openvino-roi-pooling-plus-one",
+                "OpenVINO's ROIPooling specification describes no +1 in the box size, but its reference "
+                "implementation and CPU plugin add it (end - start + 1), as Caffe does.",
+            ),
+            Trap(
+                "openvino-roi-pooling-bilinear-normalized",
+                "method=bilinear reads boxes normalized to [0, 1] (1.0 is pixel W - 1) and ignores spatial_scale.",
+            ),
+        ),
+    ),
+    Preset(
+        name="torchvision-ps-roi-align",
+        reproduces="torchvision.ops.ps_roi_align (position-sensitive RoIAlign)",
+        # x * s - 0.5 without a minimum size; adaptive grid; an empty grid is 0 / 0
+        convention=_ALIGNED.with_(empty_value=math.nan, channel_mapping="position-sensitive"),
+        source="pytorch/vision torchvision/csrc/ops/cpu/ps_roi_align_kernel.cpp",
+        renderer=eq.ps_roi_align_call,
+        traps=(
+            _PS_CHANNELS,
+            Trap(
+                "ps-roi-align-always-aligned",
+                "ps_roi_align has no aligned argument: it always shifts by half a pixel and keeps sizes below one "
+                "pixel; a box of zero width or height has no samples and gives 0/0 = NaN.",
+            ),
+        ),
+    ),
+    Preset(
+        name="rfcn-psroi-pooling",
+        reproduces="R-FCN Caffe PSROIPooling (average over whole pixels, position-sensitive)",
+        # start = round(x1) * s, end = (round(x2) + 1) * s, size >= 0.1, bins floor(start + p * bin) to
+        # ceil(start + (p + 1) * bin) clipped to the map, the mean of their pixels, 0 when empty
+        convention=Convention(
+            box_rounding="before-scale",
+            end_plus_one="coordinate",
+            min_size=0.1,
+            grid="pixels",
+            channel_mapping="position-sensitive",
+        ),
+        source="daijifeng001/caffe-rfcn src/caffe/layers/psroi_pooling_layer.cu",
+        renderer=eq.psroi_pooling_layer,
+        traps=(
+            _PS_CHANNELS,
+            Trap(
+                "rfcn-rounds-before-scaling",
+                "PSROIPooling rounds the box in image pixels and then scales it (round(x) * s, (round(x2) + 1) * s), "
+                "where RoIPool scales first and rounds after: bins differ by up to a feature pixel.",
+            ),
+        ),
+    ),
 )
 
 # Every trap by its key, for commands that cite them.
@@ -443,8 +550,10 @@ def _with_sampling_ratio(conv: Convention, sampling_ratio: int | None) -> Conven
         raise InputError(
             f"sampling ratio must be -1 (the preset's own), 0 (adaptive) or positive, not {sampling_ratio}"
         )
-    if conv.grid == "corners":
+    if conv.one_point_per_cell:
         raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
+    if conv.whole_pixels:
+        raise InputError("this convention pools every whole pixel of each bin (RoIPool): a sampling ratio does not apply")
     return conv.with_(sampling_ratio=int(sampling_ratio))
 
 

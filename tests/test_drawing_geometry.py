@@ -49,9 +49,13 @@ BOXES = (
 )
 
 
-# every preset, and every max mode a preset has
-CONVENTIONS = {p.name: p.convention for p in PRESETS} | {
-    f"{p.name} max": p.convention.with_(**p.max_mode) for p in PRESETS if p.max_mode
+# every preset, and every max mode a preset has; position-sensitive pooling (R-FCN) has the same geometry,
+# but which channel each bin reads is not part of a drawing, so it is left out of the rebuild
+CONVENTIONS = {
+    name: conv
+    for p in PRESETS
+    for name, conv in ((p.name, p.convention), (f"{p.name} max", p.convention.with_(**(p.max_mode or {}))))
+    if (p.max_mode or name == p.name) and conv.channel_mapping == "none"
 }
 
 

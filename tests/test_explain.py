@@ -154,3 +154,21 @@ def test_explain_pools_on_the_engine_it_is_given(scene, monkeypatch):
     result = explain(features[:, :2], relative[:3], reference[:3, :2], spatial_scale=SCALE, backend="reference")
     assert result.engine.name == "reference" and result.best_label == "caffe-ssd-roialign"
     assert len(calls) >= result.searched
+
+
+@pytest.mark.parametrize("preset", ["caffe-roi-pooling", "rfcn-psroi-pooling", "torchvision-ps-roi-align"])
+def test_roi_pool_references_are_named(preset):
+    """A RoIPool or position-sensitive reference is recognised and named (RoIPool is no RoIAlign setting)."""
+    rng = np.random.default_rng(3)
+    features = rng.standard_normal((1, 2 * 3 * 3, 16, 20)).astype(np.float32)
+    x1, y1 = rng.uniform(0, 100, 8), rng.uniform(0, 80, 8)
+    rois = np.stack([np.zeros(8), x1, y1, x1 + rng.uniform(20, 60, 8), y1 + rng.uniform(20, 50, 8)], 1)
+    reference = numpy_engine_pool(features, rois, (3, 3), SCALE, resolve(preset))
+    result = explain(features, rois, reference, spatial_scale=SCALE)
+    assert result.matched and result.best_label == preset, (result.best_label, result.best.max_error)
+
+
+def numpy_engine_pool(features, rois, size, scale, conv):
+    from roialign_cli import engines
+
+    return engines.get("numpy").pool(features, rois, size, scale, conv)

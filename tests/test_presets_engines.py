@@ -12,12 +12,14 @@ comparison skips.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from roialign_cli import position_sensitive
 from roialign_cli import presets as registry
 from roialign_cli.engines import numpy_engine, reference_engine
 
@@ -35,9 +37,10 @@ def variants():
                 choices.append({option.name: "0.75"})
             else:
                 choices += [{option.name: v} for v in option.values if v != option.default]
-        modes = ["avg", "max"] if preset.max_mode or preset.convention.pooling != "avg" else ["avg"]
-        ratios = [-1] if preset.convention.grid == "corners" else [-1, 2]
         for options in choices:
+            conv = registry.resolve(preset.name, options=options)
+            modes = ["avg", "max"] if preset.max_mode or conv.pooling != "avg" else ["avg"]
+            ratios = [-1, 2] if conv.takes_sampling_ratio else [-1]
             for mode in modes:
                 for sr in ratios:
                     tag = ",".join(f"{k}={v}" for k, v in options.items())
@@ -47,7 +50,8 @@ def variants():
 @pytest.fixture(scope="module")
 def case():
     rng = np.random.default_rng(99)
-    features = rng.standard_normal((2, 3, 13, 17)).astype(np.float32)
+    # 24 channels: position-sensitive presets need a multiple of the 3 x 4 bins
+    features = rng.standard_normal((2, 24, 13, 17)).astype(np.float32)
     k = 24
     batch = rng.integers(0, 2, k)
     # image pixels at scale 1/4 (the map covers 68 x 52), partly outside, tiny, empty and inverted
@@ -97,6 +101,8 @@ def gpu_pool():
 def compare(engine_pool, case, preset, options, mode, sr):
     features, rois, conv = convention_and_rois(case, preset, options, mode, sr)
     expected = reference_engine.pool(features, rois, OUTPUT_SIZE, SCALE, conv)
+    if conv.channel_mapping == "position-sensitive":  # as the engine registry adds it to every engine
+        engine_pool = functools.partial(position_sensitive.pool, engine_pool)
     got = engine_pool(features, rois, OUTPUT_SIZE, SCALE, conv)
     assert got.shape == expected.shape and got.dtype == expected.dtype
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5, equal_nan=True)

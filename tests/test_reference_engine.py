@@ -1,5 +1,6 @@
-"""The NumPy engine against the reference engine, for every switch combination the presets use,
-every precision and output sizes from 1x2 to 7x7, on boxes inside, across and outside the map."""
+"""The NumPy engine (as the engine registry gives it, with the position-sensitive mapping) against the
+reference engine, for every switch combination the presets use, every precision and output sizes from
+1x2 to 7x7, on boxes inside, across and outside the map."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import zlib
 import numpy as np
 import pytest
 
-from roialign_cli.engines import numpy_engine, reference_engine
+from roialign_cli import engines
+from roialign_cli.engines import reference_engine
 from switch_cases import OUTPUT_SIZES, all_conventions, assert_matches, random_case
 
 CONVENTIONS = all_conventions()
@@ -19,11 +21,15 @@ CONVENTIONS = all_conventions()
 def test_numpy_engine_matches_reference(name, dtype):
     conv = CONVENTIONS[name]
     rng = np.random.default_rng(zlib.crc32(f"{name}/{dtype}".encode()))
-    features, rois, scale = random_case(rng, conv, dtype, channels=5)
+    sensitive = conv.channel_mapping == "position-sensitive"
     for size in OUTPUT_SIZES:
+        # position-sensitive: two output channels of PH * PW input channels each
+        channels = 2 * size[0] * size[1] if sensitive else 5
+        features, rois, scale = random_case(rng, conv, dtype, channels=channels)
         expected = reference_engine.pool(features, rois, size, scale, conv)
-        got = numpy_engine.pool(features, rois, size, scale, conv)
-        assert got.shape == expected.shape == (len(rois), 5, *size) and got.dtype == expected.dtype
+        got = engines.get("numpy").pool(features, rois, size, scale, conv)
+        assert got.shape == expected.shape == (len(rois), 2 if sensitive else 5, *size)
+        assert got.dtype == expected.dtype
         assert_matches(got, expected, dtype)
 
 

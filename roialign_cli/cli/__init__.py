@@ -11,6 +11,7 @@ from .convert import convert
 from .diff import diff
 from .explain import explain
 from .info import info
+from .onnx import onnx_command
 from .pool import pool
 from .presets import presets
 from .show import show
@@ -29,3 +30,4 @@ main.add_command(explain)
 main.add_command(presets)
 main.add_command(show)
 main.add_command(info)
+main.add_command(onnx_command)

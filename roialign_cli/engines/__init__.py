@@ -2,7 +2,8 @@
 
 Every engine is a module with the same function, `pool(features, rois, output_size,
 spatial_scale, convention)`, over inputs validated once by `roialign_cli.api` (the `Engine`
-protocol). `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a
+protocol). The modules pool plain channels; the engines `get` returns add the position-sensitive
+channel mapping (`roialign_cli.position_sensitive`) where a module does not compute it itself. `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a
 usable GPU; `reference` is the plain loop the others are tested against; `auto` takes CUDA where
 it is usable (or where the features already live on a GPU) and NumPy else.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Protocol
 
 from ..errors import BackendUnavailable, InputError
@@ -34,9 +36,26 @@ class Choice:
         return get(self.name)
 
 
+@dataclass(frozen=True)
+class _Registered:
+    """An engine module, with the position-sensitive mapping added where the module lacks it."""
+
+    module: ModuleType
+
+    def pool(self, features, rois, output_size, spatial_scale, convention):
+        if convention.channel_mapping == "position-sensitive" and not getattr(self.module, "POSITION_SENSITIVE", False):
+            from .. import position_sensitive
+
+            return position_sensitive.pool(self.module.pool, features, rois, output_size, spatial_scale, convention)
+        return self.module.pool(features, rois, output_size, spatial_scale, convention)
+
+    def __getattr__(self, name):  # the module's other functions (availability, describe, ...)
+        return getattr(self.module, name)
+
+
 def get(name: str) -> Engine:
     """The engine called `name` (a key of ENGINES)."""
-    return importlib.import_module(f".{ENGINES[name]}", __name__)
+    return _Registered(importlib.import_module(f".{ENGINES[name]}", __name__))
 
 
 def _is_cupy_array(array) -> bool:
@@ -45,7 +64,7 @@ def _is_cupy_array(array) -> bool:
 
 def cuda_availability() -> tuple[bool, str]:
     """Whether the CUDA engine can run here, and why not."""
-    return get("cuda").availability()
+    return get("cuda").module.availability()
 
 
 def choose(backend: str, features=None) -> Choice:

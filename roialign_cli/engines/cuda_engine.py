@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 
-from ..conventions import BORDERS, COORDINATES, END_PLUS_ONE, GRIDS, POOLINGS, Convention
+from ..conventions import BORDERS, BOX_ROUNDINGS, COORDINATES, END_PLUS_ONE, GRIDS, POOLINGS, Convention
 from ..errors import BackendUnavailable, InputError
 from .kernel_source import kernel_path, read_kernel
 
@@ -150,6 +150,7 @@ def kernel_arguments(shape, output_size, spatial_scale: float, conv: Convention,
         i(channels), i(height), i(width), i(output_size[0]), i(output_size[1]), i(channel_tile),
         f(spatial_scale),
         i(COORDINATES.index(conv.coordinates)),
+        i(BOX_ROUNDINGS.index(conv.box_rounding)),
         f(conv.pixel_offset),
         f(conv.sample_offset),
         i(END_PLUS_ONE.index(conv.end_plus_one)),

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..conventions import Convention
-from ..geometry import AxisGeometry, AxisTaps, axis_geometry, axis_taps, compute_dtype, sample_positions
+from ..geometry import AxisGeometry, AxisTaps, axis_geometry, compute_dtype, sample_taps
 
 # Working memory beyond the output: one channels-last block of channels, the matrices of the chunks
 # applied to it, and per worker one chunk being built, sharing the rest (a single roi larger than
@@ -96,6 +96,16 @@ def _inside_counts(taps: AxisTaps) -> np.ndarray:
     return (taps.present & taps.inside).sum(axis=2)
 
 
+def _samples(taps: AxisTaps) -> np.ndarray:
+    """Samples per bin along one axis [Kc, P]."""
+    return taps.present.sum(axis=2)
+
+
+def _bin_counts(ty: AxisTaps, tx: AxisTaps) -> np.ndarray:
+    """Samples per output bin [Kc, PH, PW]."""
+    return _samples(ty)[:, :, None] * _samples(tx)[:, None, :]
+
+
 class _Plan:
     """Geometry of all rois, and their split into chunks of similar cost per batch image."""
 
@@ -107,7 +117,6 @@ class _Plan:
         self.y = axis_geometry(rois[:, 2], rois[:, 4], h, spatial_scale, self.ph, conv, ct)
         self.x = axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, self.pw, conv, ct)
         self.batch = rois[:, 0].astype(np.int64)
-        self.count = self.y.grid * self.x.grid
         self.taps_y, self.taps_x = _taps_per_bin(self.y), _taps_per_bin(self.x)
         self.small = self.ph * self.pw * (self.taps_y * self.taps_x).sum() * c <= SMALL_WORK
 
@@ -153,9 +162,7 @@ class _Plan:
 
     def taps(self, sel) -> tuple[AxisTaps, AxisTaps]:
         ct, conv = self.ct, self.conv
-        ty = axis_taps(sample_positions(self.y, sel, self.ph, self.height, conv, ct), self.y.grid[sel], self.height, conv, ct)
-        tx = axis_taps(sample_positions(self.x, sel, self.pw, self.width, conv, ct), self.x.grid[sel], self.width, conv, ct)
-        return ty, tx
+        return sample_taps(self.y, sel, self.ph, self.height, conv, ct), sample_taps(self.x, sel, self.pw, self.width, conv, ct)
 
 
 def _prepare_avg(plan: _Plan, sel):
@@ -163,13 +170,13 @@ def _prepare_avg(plan: _Plan, sel):
     channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
     ct, conv = plan.ct, plan.conv
     ty, tx = plan.taps(sel)
-    count = plan.count[sel]
-    values, columns = _interpolation_rows(plan, ty, tx, count)
+    count = _bin_counts(ty, tx)
+    values, columns = _interpolation_rows(plan, ty, tx)
     product = (_gathered_product if plan.small else _sparse_product)(values, columns, plan.height * plan.width)
     fill = None
     if conv.fill_value != 0:
-        outside = count[:, None, None] - _inside_counts(ty)[:, :, None] * _inside_counts(tx)[:, None, :]
-        fill = (ct.type(conv.fill_value) * outside / np.maximum(count, 1)[:, None, None]).astype(ct)[..., None]
+        outside = count - _inside_counts(ty)[:, :, None] * _inside_counts(tx)[:, None, :]
+        fill = (ct.type(conv.fill_value) * outside / np.maximum(count, 1)).astype(ct)[..., None]
 
     def apply(image):
         out = product(image).reshape(len(sel), plan.ph, plan.pw, image.shape[1])
@@ -185,19 +192,20 @@ def _prepare_max(plan: _Plan, sel):
     return lambda image: _max_chunk(plan, sel, image)
 
 
-def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps, count) -> tuple[np.ndarray, np.ndarray]:
+def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps) -> tuple[np.ndarray, np.ndarray]:
     """The chunk's interpolation matrix, one row per (roi, bin) and padded to a common width:
-    weights [R, T] (divided by the roi's sample count) and the channels-last pixels they read [R, T]."""
+    weights [R, T] (divided by the bin's sample count, axis by axis) and the channels-last pixels they read [R, T]."""
     ct = plan.ct
     iy, wy = axis_weights(ty, plan.height, ct)
     ix, wx = axis_weights(tx, plan.width, ct)
-    wx = wx * (ct.type(1) / np.maximum(count, 1).astype(ct))[:, None, None]
+    wy = wy * (ct.type(1) / np.maximum(_samples(ty), 1).astype(ct))[:, :, None]
+    wx = wx * (ct.type(1) / np.maximum(_samples(tx), 1).astype(ct))[:, :, None]
     values = wy[:, :, None, :, None] * wx[:, None, :, None, :]
     # int32 pixel indices where they fit: SciPy would otherwise copy both index arrays
     index_type = np.int32 if plan.height * plan.width < 2**31 else np.int64
     iy = iy.astype(index_type) * index_type(plan.width)
     columns = iy[:, :, None, :, None] + ix.astype(index_type)[:, None, :, None, :]
-    rows = len(count) * plan.ph * plan.pw
+    rows = len(wy) * plan.ph * plan.pw
     return values.reshape(rows, -1), columns.reshape(rows, -1)
 
 
@@ -250,10 +258,11 @@ def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
             inside = (ty.inside[:, :, iy, None] & tx.inside[:, None, :, ix])[..., None]
             value = np.where(inside, value, fill)
             np.maximum(out, value, out=out, where=present[..., None])
-    return _mark_empty(out, plan.count[sel], conv)
+    return _mark_empty(out, _bin_counts(ty, tx), conv)
 
 
 def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndarray:
+    """Bins without samples (count [Kc, PH, PW] == 0) take the convention's empty value."""
     empty = count == 0
     if empty.any():
         out[empty] = conv.empty_value

@@ -3,7 +3,8 @@
 Slow and plain on purpose: no chunks, matrices or layouts, only the geometry of
 `roialign_cli.geometry` and the pooling rule of the convention, so that it is easy to check by
 eye. Every other engine and every preset is tested against it; `--backend reference` runs it for
-a second opinion on small inputs.
+a second opinion on small inputs. It maps position-sensitive channels itself, apart from the
+shared wrapper the other engines use.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..conventions import Convention
-from ..geometry import axis_geometry, axis_taps, compute_dtype, sample_positions
+from ..geometry import axis_geometry, compute_dtype, sample_taps
+
+POSITION_SENSITIVE = True  # computes channel_mapping='position-sensitive' itself
 
 
 def pool(features, rois, output_size, spatial_scale: float, conv: Convention) -> np.ndarray:
@@ -21,25 +24,28 @@ def pool(features, rois, output_size, spatial_scale: float, conv: Convention) ->
     images = features.astype(ct, copy=False)
     _, channels, height, width = features.shape
     ph, pw = output_size
-    out = np.empty((len(rois), channels, ph, pw), dtype=features.dtype)
+    sensitive = conv.channel_mapping == "position-sensitive"
+    out = np.empty((len(rois), channels // (ph * pw) if sensitive else channels, ph, pw), dtype=features.dtype)
     for k, (batch, x1, y1, x2, y2) in enumerate(np.asarray(rois, dtype=np.float64)):
         ys = axis_samples(y1, y2, height, spatial_scale, ph, conv, ct)
         xs = axis_samples(x1, x2, width, spatial_scale, pw, conv, ct)
         for i in range(ph):
             for j in range(pw):
+                # output channel c of bin (i, j) reads input channel (c * PH + i) * PW + j
+                image = images[int(batch), i * pw + j :: ph * pw] if sensitive else images[int(batch)]
                 with np.errstate(over="ignore"):  # float16 output: beyond its range is infinity
-                    out[k, :, i, j] = pool_bin(images[int(batch)], ys[i], xs[j], conv, ct)
+                    out[k, :, i, j] = pool_bin(image, ys[i], xs[j], conv, ct)
     return out
 
 
 def axis_samples(c1: float, c2: float, length: int, spatial_scale: float, pooled: int, conv: Convention, ct):
     """For each bin along one axis of one roi, its samples as (low, high, w_low, w_high, inside)."""
     geo = axis_geometry(np.array([c1]), np.array([c2]), length, spatial_scale, pooled, conv, ct)
-    taps = axis_taps(sample_positions(geo, [0], pooled, length, conv, ct), geo.grid, length, conv, ct)
+    taps = sample_taps(geo, [0], pooled, length, conv, ct)
     fields = (taps.low, taps.high, taps.w_low, taps.w_high, taps.inside)
-    present = np.broadcast_to(taps.present, taps.low.shape)  # [1, 1, G]: grids are per roi
     return [
-        [tuple(f[0, p, s] for f in fields) for s in range(taps.low.shape[2]) if present[0, p, s]] for p in range(pooled)
+        [tuple(f[0, p, s] for f in fields) for s in range(taps.low.shape[2]) if taps.present[0, p, s]]
+        for p in range(pooled)
     ]
 
 

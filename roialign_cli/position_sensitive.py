@@ -1,0 +1,40 @@
+"""Position-sensitive pooling (R-FCN PSROIPooling, torchvision ps_roi_align) over any engine.
+
+Output channel c of bin (ph, pw) reads input channel (c * PH + ph) * PW + pw: the input's channels
+are C / (PH * PW) runs of PH * PW, one channel per bin. Pooling the channels of one bin as a plain
+map and keeping only that bin gives every engine the position-sensitive variant of every
+convention without knowing about it; each engine call still pools all bins, so this costs
+PH * PW times the work of the output, in memory no more than the output.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .errors import InputError
+
+
+def output_channels(channels: int, output_size) -> int:
+    """C / (PH * PW), or an InputError naming the mismatch."""
+    bins = output_size[0] * output_size[1]
+    if channels % bins:
+        raise InputError(
+            f"position-sensitive pooling needs input channels divisible by PH * PW = {bins}; the features have "
+            f"{channels} (R-FCN: channels = output channels x {output_size[0]} x {output_size[1]})"
+        )
+    return channels // bins
+
+
+def pool(engine_pool, features, rois, output_size, spatial_scale, conv):
+    """`engine_pool` (an engine's plain `pool`) run per bin over that bin's channels -> [K, C / (PH * PW), PH, PW]."""
+    ph, pw = output_size
+    plain = conv.with_(channel_mapping="none")
+    out = None
+    for i in range(ph):
+        for j in range(pw):
+            part = engine_pool(features[:, i * pw + j :: ph * pw], rois, output_size, spatial_scale, plain)
+            if out is None:  # NumPy or CuPy, as the engine returns
+                xp = sys.modules[type(part).__module__.split(".")[0]]
+                out = xp.empty(part.shape, dtype=part.dtype)
+            out[:, :, i, j] = part[:, :, i, j]
+    return out
