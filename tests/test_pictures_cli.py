@@ -191,6 +191,21 @@ def test_explain_plot_draws_the_assumed_setting_and_the_best_match(cli, tmp_path
             ),
             ["--assume"],
         ),
+        (
+            (
+                "explain",
+                SAMPLES / "features.npy",
+                SAMPLES / "detections.npy",
+                SAMPLES / "reference.npy",
+                "--assume",
+                "torchvision",
+                "--plot",
+                "b.png",
+                "--plot-roi",
+                "16",
+            ),
+            ["--plot-roi 16 is out of range"],
+        ),  # fmt: skip
     ],
 )
 def test_bad_arguments_fail_with_one_line(cli, tmp_path, monkeypatch, args, words):
@@ -231,3 +246,21 @@ def test_the_readmes_pictures_are_what_the_documented_script_makes(tmp_path):
     for path in made:
         assert png_size(path) == png_size(REPO / "docs" / path.name)
         assert f"docs/{path.name}" in (REPO / "README.md").read_text()
+
+
+def test_explain_draws_each_candidate_reading_the_boxes_its_own_way():
+    from roialign_cli.cli.explain import plot_drawings
+    from roialign_cli.explain import explain
+
+    features = np.load(SAMPLES / "features.npy")
+    rois = np.load(SAMPLES / "detections.npy")[0, 0, :16]
+    rois = np.concatenate([rois[:, :1], rois[:, 3:]], axis=1)  # SSD rows -> (batch, x1, y1, x2, y2)
+    result = explain(features, rois, np.load(SAMPLES / "reference.npy"), image_size=(576, 192), spatial_scale=1 / 8,
+                     assume="torchvision", backend="numpy")  # fmt: skip
+    assumed, best = plot_drawings(result, rois, (72, 24), 3)
+    x1, y1, x2, y2 = rois[3, 1:]
+    # yours: relative x the image (576 x 192) x 1/8; the fork's: relative x the feature size (72 x 24)
+    np.testing.assert_allclose(assumed.given, (x1 * 72, y1 * 24, x2 * 72, y2 * 24), rtol=1e-6)
+    np.testing.assert_allclose(best.given, (x1 * 72, y1 * 24, x2 * 72, y2 * 24), rtol=1e-6)
+    assert best.convention == result.best.candidate.convention and "caffe-ssd-roialign" in best.label
+    assert assumed.convention.end_plus_one == "none" and best.convention.end_plus_one == "size"

@@ -52,6 +52,8 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     scale = parse_scale(spatial_scale) if spatial_scale else None
     feature_array = arrayio.load_array(features, "features")
     roi_array = _read_rois(rois, fmt)
+    if plot and plot_roi >= len(roi_array):
+        raise UserError(f"--plot-roi {plot_roi} is out of range: there are {len(roi_array)} rois")
     reference_array = arrayio.load_array(reference, "reference")
     result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
                  assume=assume, top=top, paths=(features, rois), backend=backend)
@@ -77,24 +79,27 @@ def _check_plot(out: str, assume, inputs) -> None:
 
 
 def _plot(result, rois, features_shape, k: int, out: str, inputs) -> None:
-    """Roi k under the assumed setting (A) and the best match (B), each reading the boxes its own way."""
     from .. import pictures
+
+    grid = (features_shape[3], features_shape[2])
+    title = f"roi {k} ({', '.join(f'{v:.4g}' for v in rois[k, 1:5])}) on a {grid[0]}x{grid[1]} map"
+    pictures.save(pictures.roi_figure(plot_drawings(result, rois, grid, k), (0, 0, 0, 0), title), out, inputs)
+
+
+def plot_drawings(result, rois, grid, k: int) -> list:
+    """Roi k under the assumed setting (A) and the best match (B), each reading the boxes its own way."""
     from ..drawing_geometry import layout
     from ..equivalents import scale_expression
     from ..explain import engine_rois
 
-    if k >= len(rois):
-        raise UserError(f"--plot-roi {k} is out of range: there are {len(rois)} rois")
     drawings = []
     for letter, who, scored in (("A", "your setting", result.assumed), ("B", "best match", result.best)):
         c = scored.candidate
         box = engine_rois(rois[k : k + 1], c.reading, result.image_size)[0, 1:5]
         scale = f", scale {scale_expression(c.spatial_scale)}" if c.reading.scaled else ""
         label = f"{letter}: {who}, {c.label} ({c.reading.name}{scale})"
-        grid = (features_shape[3], features_shape[2])
         drawings.append(layout(box, grid, result.output_size, c.spatial_scale, c.convention, label))
-    title = f"roi {k} ({', '.join(f'{v:.4g}' for v in rois[k, 1:5])}) on a {grid[0]}x{grid[1]} map"
-    pictures.save(pictures.roi_figure(drawings, (0, 0, 0, 0), title), out, inputs)
+    return drawings
 
 
 def _read_rois(spec: str, fmt: str):
