@@ -205,7 +205,7 @@ def test_explain_plot_draws_the_assumed_setting_and_the_best_match(cli, tmp_path
                 "16",
             ),
             ["--plot-roi 16 is out of range"],
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_bad_arguments_fail_with_one_line(cli, tmp_path, monkeypatch, args, words):
@@ -264,3 +264,15 @@ def test_explain_draws_each_candidate_reading_the_boxes_its_own_way():
     np.testing.assert_allclose(best.given, (x1 * 72, y1 * 24, x2 * 72, y2 * 24), rtol=1e-6)
     assert best.convention == result.best.candidate.convention and "caffe-ssd-roialign" in best.label
     assert assumed.convention.end_plus_one == "none" and best.convention.end_plus_one == "size"
+
+
+def test_two_conventions_are_labelled_a_and_b_with_their_options_and_switches():
+    from roialign_cli.cli.show import Compared
+    from roialign_cli.presets import get
+
+    compared = Compared("torchvision", (), ("border=clamp",), -1, None, "onnxruntime",
+                        ("coordinate_transformation_mode=output_half_pixel",), ())  # fmt: skip
+    (label_a, a), (label_b, b) = compared.conventions()
+    assert label_a == "A: torchvision border=clamp" and a == get("torchvision").convention.with_(border="clamp")
+    assert label_b == "B: onnxruntime coordinate_transformation_mode=output_half_pixel"
+    assert b.sample_offset == 0  # output_half_pixel: no half-pixel shift

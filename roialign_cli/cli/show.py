@@ -44,18 +44,15 @@ class Compared:
             raise UserError("--vs-option and --vs-switch belong to a second convention: name it with --vs")
         options = parse_option_items(self.option_items)
         first = resolve(self.preset, aligned=self.aligned, sampling_ratio=self.sampling_ratio, options=options)
-        out = [(_label(self.preset or "torchvision", self.option_items, self.switch_items),
-                with_switches(first, self.switch_items))]  # fmt: skip
+        chosen = [(self.preset or "torchvision", self.option_items, self.switch_items, first)]
         if self.vs_preset:
             second = resolve(self.vs_preset, options=parse_option_items(self.vs_option_items))
-            out.append((_label(self.vs_preset, self.vs_option_items, self.vs_switch_items),
-                        with_switches(second, self.vs_switch_items)))  # fmt: skip
-            out = [(f"{letter}: {label}", conv) for letter, (label, conv) in zip("AB", out, strict=True)]
-        return out
-
-
-def _label(name: str, *items) -> str:
-    return " ".join([name, *(item for group in items for item in group)])
+            chosen.append((self.vs_preset, self.vs_option_items, self.vs_switch_items, second))
+        letters = ["A: ", "B: "] if len(chosen) > 1 else [""]
+        return [
+            (f"{letter}{' '.join([name, *options, *switches])}", with_switches(conv, switches))
+            for letter, (name, options, switches, conv) in zip(letters, chosen, strict=True)
+        ]
 
 
 def compared_options():
