@@ -9,6 +9,9 @@ Workloads (float32 features, torchvision semantics: no preset):
   2 box head  [2,256,200,336], 1000 boxes, 7x7, sampling ratio 2, aligned, scale 1/4
   3 adaptive  as 2 with sampling ratio 0
   4 mask head [2,256,100,168], 512 boxes, 14x14, sampling ratio 2, not aligned, scale 1/8
+  5 pyramid   four levels P2..P5 of a 1344x800 image (strides 4..32, finest [2,256,200,336]), 1000 boxes of
+              16..700 px, 7x7, sampling ratio 2, torchvision's level mapper and inferred scales, against
+              torchvision.ops.MultiScaleRoIAlign
 
 Boxes of workloads 2-4 are drawn with `random_boxes`: width and height uniform in 16..400 px, placed
 uniformly inside the 1344x800 input image (so that the box fits), batch index uniform; features are
@@ -43,7 +46,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-IMAGE_SIZE = (1344, 800)  # (width, height) of the input image of workloads 2-4
+IMAGE_SIZE = (1344, 800)  # (width, height) of the input image of workloads 2-5
+STRIDES = (4, 8, 16, 32)  # the pyramid's levels P2..P5 (workload 5)
 
 
 @dataclass(frozen=True)
@@ -56,10 +60,16 @@ class Workload:
     spatial_scale: float
     sampling_ratio: int
     aligned: bool
+    pyramid: bool = False  # features: P2..P5 of IMAGE_SIZE, the finest of shape `features`
 
     def describe(self) -> str:
         sr = "adaptive" if self.sampling_ratio <= 0 else f"sr {self.sampling_ratio}"
         scale = f"1/{round(1 / self.spatial_scale)}"
+        if self.pyramid:
+            return (
+                f"P2..P5 of a {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} image, finest {list(self.features)}, {self.rois} rois, "
+                f"{self.output_size}x{self.output_size}, {sr}, torchvision's level mapper (MultiScaleRoIAlign)"
+            )
         return (
             f"{list(self.features)}, {self.rois} rois, {self.output_size}x{self.output_size}, {sr}, "
             f"{'aligned' if self.aligned else 'not aligned'}, scale {scale}"
@@ -73,6 +83,7 @@ WORKLOADS = {
         Workload(2, "box head", (2, 256, 200, 336), 1000, 7, 1 / 4, 2, True),
         Workload(3, "adaptive", (2, 256, 200, 336), 1000, 7, 1 / 4, 0, True),
         Workload(4, "mask head", (2, 256, 100, 168), 512, 14, 1 / 8, 2, False),
+        Workload(5, "pyramid", (2, 256, 200, 336), 1000, 7, 1 / 4, 2, False, pyramid=True),
     )
 }
 
@@ -99,6 +110,12 @@ def ssd_boxes(rng, count: int, image_size=(576, 192)) -> np.ndarray:
 
 def make_inputs(workload: Workload, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed + workload.number)
+    if workload.pyramid:
+        n, c, _, _ = workload.features
+        width, height = IMAGE_SIZE
+        maps = [rng.standard_normal((n, c, -(-height // s), -(-width // s)), dtype=np.float32) for s in STRIDES]
+        rois = random_boxes(rng, workload.rois, n, sizes=(16.0, 700.0))
+        return maps, rois[np.argsort(rois[:, 0], kind="stable")]  # by image, the order MultiScaleRoIAlign returns
     features = rng.standard_normal(workload.features, dtype=np.float32)
     if workload.number == 1:
         rois = ssd_boxes(rng, workload.rois)
@@ -112,6 +129,13 @@ def make_inputs(workload: Workload, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def ours(workload: Workload, backend: str):
     from roialign_cli import roi_align
+    from roialign_cli.api import multi_scale_roi_align
+
+    if workload.pyramid:
+        return lambda maps, rois: multi_scale_roi_align(
+            maps, rois, workload.output_size, image_size=IMAGE_SIZE, sampling_ratio=workload.sampling_ratio,
+            backend=backend,
+        )
 
     def run(features, rois):
         return roi_align(
@@ -126,6 +150,9 @@ def torchvision_op(workload: Workload, device: str = "cpu"):
     import torch
     from torchvision.ops import roi_align
 
+    if workload.pyramid:
+        return torchvision_pyramid(workload, device)
+
     def run(features, rois):
         return roi_align(
             features, rois, workload.output_size, workload.spatial_scale, workload.sampling_ratio, workload.aligned
@@ -135,6 +162,27 @@ def torchvision_op(workload: Workload, device: str = "cpu"):
         f = torch.from_numpy(features).to(device)
         r = torch.from_numpy(rois.astype(np.float32)).to(device)
         return run(f, r).cpu().numpy()
+
+    return run, on_host
+
+
+def torchvision_pyramid(workload: Workload, device: str):
+    """MultiScaleRoIAlign over maps (a list) and rois [K, 5]: boxes split per image, as it takes them."""
+    from collections import OrderedDict
+
+    import torch
+    from torchvision.ops import MultiScaleRoIAlign
+
+    names = [f"p{k}" for k in range(2, 2 + len(STRIDES))]
+    pooler = MultiScaleRoIAlign(names, workload.output_size, workload.sampling_ratio)
+
+    def run(maps, rois):
+        boxes = [rois[rois[:, 0] == b, 1:] for b in range(maps[0].shape[0])]
+        return pooler(OrderedDict(zip(names, maps)), boxes, [IMAGE_SIZE[::-1]] * maps[0].shape[0])
+
+    def on_host(maps, rois):
+        tensors = [torch.from_numpy(m).to(device) for m in maps]
+        return run(tensors, torch.from_numpy(rois.astype(np.float32)).to(device)).cpu().numpy()
 
     return run, on_host
 
@@ -205,7 +253,8 @@ def bench_cpu(workload: Workload, features, rois, repeats: int, with_torch: bool
         import torch
 
         run, _ = torchvision_op(workload)
-        f, r = torch.from_numpy(features), torch.from_numpy(rois.astype(np.float32))
+        f = [torch.from_numpy(m) for m in features] if workload.pyramid else torch.from_numpy(features)
+        r = torch.from_numpy(rois.astype(np.float32))
         calls["torchvision cpu"] = lambda: run(f, r)
         outputs["torchvision cpu"] = run(f, r).numpy()
         threads["torchvision cpu"] = f"{torch.get_num_threads()} (kernel serial)"
@@ -536,7 +585,7 @@ def main(argv=None) -> None:
             for r in cpu:
                 r.working_bytes = working_memory(workload, r.engine, args.seed)
         results += cpu
-        if with_cuda and workload.number != 1:
+        if with_cuda and workload.number != 1 and not workload.pyramid:
             results += bench_cuda(workload, features, rois, args.repeats, with_torch)
         print(f"workload {workload.number} done", file=sys.stderr)
     startup_rows = [] if args.no_startup else startup(args.repeats)

@@ -54,3 +54,43 @@ def pool(features, rois, output_size, spatial_scale, convention: Convention, bac
 def _to_host(rois):
     get = getattr(rois, "get", None)  # CuPy arrays copy to the host with .get()
     return get() if callable(get) and not hasattr(rois, "__array_interface__") else rois
+
+
+def multi_scale_roi_align(
+    features_list,
+    rois,
+    output_size=(7, 7),
+    *,
+    image_size=None,
+    spatial_scales=None,
+    level_mapper="torchvision",
+    sampling_ratio: int = -1,
+    aligned: bool | None = None,
+    mode: str | None = None,
+    preset: str | Convention | None = None,
+    options: dict[str, str] | None = None,
+    backend: str = "auto",
+):
+    """RoIAlign over a feature pyramid, as `torchvision.ops.MultiScaleRoIAlign` -> [K, C, PH, PW].
+
+    `features_list` holds one [N, C, H, W] map per level, finest first; `rois` [K, 5] are in
+    input-image pixels. Each roi goes to the level `level_mapper` (a name from
+    `roialign_cli.level_mappers`, or a `LevelMapper`) assigns and is pooled there with that level's
+    spatial scale: `spatial_scales` as given, or inferred from `image_size` (width, height) and the
+    maps' heights as torchvision does. The convention on every level is `preset` with `aligned`,
+    `sampling_ratio`, `mode` and `options` as in `roi_align`. Rows come back in the rois' order; a
+    roi the mapper gives no level (OpenVINO: an empty box) is all zeros.
+    """
+    from .pyramid import pool_pyramid
+
+    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
+    return pool_pyramid(
+        features_list,
+        rois,
+        output_size,
+        convention,
+        mapper=level_mapper,
+        image_size=image_size,
+        spatial_scales=spatial_scales,
+        backend=backend,
+    ).output

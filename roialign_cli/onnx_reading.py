@@ -42,7 +42,6 @@ class StandardRule:
     preset_by_mode: Mapping[str, str]
     option: str  # the preset option that carries the coordinate reading
     missing_version: str = ""  # why an op version outside op_versions cannot run
-    avg_switches: Mapping[str, object] = field(default_factory=dict)  # set on top of the preset's average
     refuses_ctm_before_16: bool = False  # the model is refused when RoiAlign-10 carries the opset-16 attribute
 
     def coordinate_mode(self, op_version: int, written: str | None) -> str:
@@ -112,8 +111,6 @@ STANDARD_RULES = (
         sampling_ratio_absent=1,
         preset_by_mode={"avg": "openvino-half-pixel", "max": "openvino-max"},
         option="aligned_mode",
-        # measured with OpenVINO 2026.4's CPU plugin: the average of a bin without samples is 0/0 (its max is 0)
-        avg_switches={"empty_value": math.nan},
     ),
 )
 
@@ -292,7 +289,7 @@ def _standard_reading(rule: StandardRule, node: RoiAlignNode, version: int, reso
         options={rule.option: mode},
         mode=pooling,
         sampling_ratio=sampling_ratio,
-        switches=rule.avg_switches if pooling == "avg" else {},
+        switches={},
         assumed=tuple(assumed),
     )
 

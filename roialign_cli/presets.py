@@ -72,6 +72,8 @@ class Preset:
     aliases: tuple[str, ...] = ()
     # switches that turn the preset's average into its own max mode; None: it has no max mode
     max_mode: Mapping[str, object] | None = None
+    # switches that turn a max preset into its framework's average (default: plain avg, no floor)
+    avg_mode: Mapping[str, object] | None = None
     traps: tuple[Trap, ...] = ()
     options: tuple[Option, ...] = ()
 
@@ -122,7 +124,8 @@ def _openvino_modes(default: str) -> Option:
     )
 
 
-_OPENVINO_MAX = {"pooling": "max", "max_floor": 0.0}
+# an empty bin: the average divides 0 by 0 (NaN), the max keeps its floor 0
+_OPENVINO_MAX = {"pooling": "max", "max_floor": 0.0, "empty_value": 0.0}
 
 # Traps shared by several presets.
 _OMITTED_SAMPLING_RATIO = Trap(
@@ -259,7 +262,7 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-half-pixel",
         reproduces="OpenVINO ROIAlign-9 aligned_mode=half_pixel (and its other aligned modes)",
-        convention=Convention(pixel_offset=0.5, **_HALF_PIXEL),
+        convention=Convention(pixel_offset=0.5, **_HALF_PIXEL, empty_value=math.nan),
         source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
         renderer=eq.openvino_op,
         options=(_openvino_modes("half_pixel"),),
@@ -271,6 +274,11 @@ PRESETS: tuple[Preset, ...] = (
                 "OpenVINO's half_pixel_for_nn): the two differ by s/2 feature pixels, half an input pixel.",
             ),
             _OMITTED_SAMPLING_RATIO,
+            Trap(
+                "openvino-empty-bin-nan",
+                "with adaptive sampling a box of zero width or height (no minimum size) has no samples: OpenVINO's "
+                "average gives 0/0 = NaN there, its max 0; torchvision and onnxruntime give 0.",
+            ),
             Trap(
                 "openvino-inverted-box-asserts",
                 "an inverted box (x2 < x1) with adaptive sampling fails an assertion in OpenVINO (negative sample "
@@ -286,6 +294,7 @@ PRESETS: tuple[Preset, ...] = (
         renderer=eq.openvino_op,
         options=(_openvino_modes("asymmetric"),),
         max_mode=_OPENVINO_MAX,
+        avg_mode={"pooling": "avg", "max_floor": None, "empty_value": math.nan},
         traps=(
             Trap(
                 "openvino-max-floored-at-0",
@@ -560,7 +569,7 @@ def _with_sampling_ratio(conv: Convention, sampling_ratio: int | None) -> Conven
 def _with_mode(conv: Convention, mode: str | None, named: Preset | None) -> Convention:
     if mode in (None, "avg"):
         if mode == "avg" and conv.pooling != "avg":
-            conv = conv.with_(pooling="avg", max_floor=None)
+            conv = conv.with_(**((named and named.avg_mode) or {"pooling": "avg", "max_floor": None}))
         return conv
     if mode != "max":
         raise InputError(f"mode must be 'avg' or 'max', not {mode!r}")

@@ -11,6 +11,7 @@ from .convert import convert
 from .diff import diff
 from .explain import explain
 from .info import info
+from .levels import levels
 from .onnx import onnx_command
 from .pool import pool
 from .presets import presets
@@ -27,6 +28,7 @@ main.add_command(pool)
 main.add_command(convert)
 main.add_command(diff)
 main.add_command(explain)
+main.add_command(levels)
 main.add_command(presets)
 main.add_command(show)
 main.add_command(info)

@@ -37,13 +37,21 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     scales from 1 to 1/64 and sampling ratios adaptive and 1..4. The output size is REFERENCE's.
     Exit 0 when a candidate matches within `roialign diff`'s default tolerance, 1 when none does
     (the closest is shown), 2 on error.
+
+    FEATURES may be a pyramid (an .npz of maps, finest first, or p2.npy,p3.npy,...): then every level
+    mapper is searched too, with --spatial-scale 1/4,1/8,... or the scales inferred from --image-size.
     """
     from .. import arrayio
     from ..explain import explain as run
     from ..presets import get
+    from ..pyramid_files import pyramid_specs
+    from .explain_pyramid import explain_pyramid_command
 
     if [features, rois, reference].count("-") > 1:
         raise UserError("only one of FEATURES, ROIS and REFERENCE can be read from stdin")
+    if pyramid := pyramid_specs(features):
+        return explain_pyramid_command(features, pyramid, rois, reference, fmt=fmt, image_size=image_size,
+                                       spatial_scale=spatial_scale, assume=assume, top=top, as_json=as_json)
     if assume:
         get(assume)  # an unknown preset fails before the search
     if plot:

@@ -19,22 +19,37 @@ from .values import parse_size
     "Without it the array goes to stdout when stdout is a pipe, and nowhere otherwise."
 )
 @convention_options()
+@click.option("--level-mapper", metavar="NAME", help="With a pyramid (FEATURES an .npz of maps or a,b,c.npy): "
+              "the framework's rule that picks each roi's level (default torchvision; `roialign presets` lists them).")
 @json_option()
 @reports_errors
-def pool(features, rois, output, call, as_json):
+def pool(features, rois, output, call, level_mapper, as_json):
     """RoIAlign of FEATURES [N,C,H,W] over ROIS, both .npy files ('-' reads stdin).
 
     ROIS may be [K,5] (batch, x1, y1, x2, y2), [K,4] (x1, y1, x2, y2; batch 0), or SSD
     DetectionOutput rows [K,7] / [1,1,K,7] (batch, label, score, x1, y1, x2, y2), whose padding
     rows (batch -1) are dropped.
+
+    FEATURES may be a pyramid: an .npz holding one map per level (finest first) or p2.npy,p3.npy,...;
+    each roi is pooled from the level --level-mapper picks, with --spatial-scale 1/4,1/8,... or the
+    scales inferred from --image-size as torchvision does, and the output keeps the rois' order.
     """
     from .. import arrayio
+    from ..pyramid_files import pyramid_specs
 
     if features == "-" and rois == "-":
         raise UserError("only one of FEATURES and ROIS can be read from stdin")
     output = output_destination(output, as_json, "the array")
-    size, scale, options = call.size(), call.scale(), call.options()
+    size, options = call.size(), call.options()
     convention = call.convention()
+    pyramid = pyramid_specs(features)
+    if pyramid:
+        from .pool_pyramid import pool_pyramid_command
+
+        return pool_pyramid_command(pyramid, rois, output, size, call, convention, options, level_mapper, as_json)
+    if level_mapper:
+        raise UserError("--level-mapper needs a pyramid: FEATURES an .npz of maps or a comma-separated list of .npy")
+    scale = call.scale()
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
     feature_array = arrayio.load_array(features, "features")

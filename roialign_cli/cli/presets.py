@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from . import level_mapper_table as level_mappers
 from .common import UserError, console, parse_option_items, print_json, reports_errors
 from .options import (
     aligned_option,
@@ -40,7 +41,8 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
     """The presets: every framework convention roialign reproduces, with its switches, options,
     max mode, traps and the equivalent call in the framework itself.
 
-    Without NAME, a table of all presets; with NAME (or an alias), that preset in detail. The
+    Without NAME, a table of all presets and of the level mappers (FPN); with NAME (or an alias),
+    that preset or level mapper in detail. The
     equivalent calls are written for --output-size and --spatial-scale; with NAME, --sampling-ratio,
     --aligned, --mode and --option change the convention as they do for `roialign pool`.
     """
@@ -55,10 +57,13 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
             raise UserError("--sampling-ratio, --aligned, --mode and --option need a preset NAME")
         described = [_describe(p, p.convention, spec) for p in registry.PRESETS]
         if as_json:
-            print_json({"call": _spec_json(spec), "presets": described})
+            print_json({"call": _spec_json(spec), "presets": described, "level_mappers": level_mappers.all_described()})
         else:
             _print_table(described, spec)
+            level_mappers.print_table()
         return
+    if level_mappers.find(name) and name not in registry.names():  # a preset's name wins
+        return level_mappers.show(level_mappers.find(name), as_json)
     preset = registry.get(name)
     described = _describe(preset, registry.resolve(preset.name, **changes), spec)
     if as_json:

@@ -35,3 +35,11 @@ def parse_scale(text: str) -> float:
     if not value > 0 or value == float("inf"):
         raise UserError(f"spatial scale must be positive and finite, not {text!r}")
     return value
+
+
+def parse_scales(text: str) -> list[float]:
+    """'1/4,1/8,1/16' -> [0.25, 0.125, 0.0625]: one scale per pyramid level."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(parts):
+        raise UserError(f"spatial scales must be a comma-separated list like 1/4,1/8,1/16, not {text!r}")
+    return [parse_scale(part) for part in parts]
