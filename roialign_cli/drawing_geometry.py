@@ -164,3 +164,42 @@ def _axis(c1: float, c2: float, length: int, spatial_scale: float, pooled: int, 
         w_high=taps.w_high[0].astype(np.float64),
         inside=taps.inside[0] & present,
     )
+
+
+@dataclass(frozen=True)
+class PyramidView:
+    """Which map of a pyramid a box is drawn on, and the level each mapper picks for it."""
+
+    level_names: tuple[str, ...]
+    picks: dict[str, str]  # mapper -> the level it pools the box from ("none": no level)
+    drawn: int  # the map drawn: the first mapper's (the finest where it gives none)
+    feature_size: tuple[int, int]  # (W, H) of the map drawn
+    spatial_scale: float
+
+    def text(self) -> str:
+        from .equivalents import scale_expression
+
+        picks = ", ".join(f"{mapper} {level}" for mapper, level in self.picks.items())
+        name, (width, height) = self.level_names[self.drawn], self.feature_size
+        first = next(iter(self.picks))
+        whose = f"{first}'s" if self.picks[first] != "none" else f"the finest ({first} picks none)"
+        return (
+            f"pyramid {', '.join(self.level_names)}; level picked by {picks}; drawn on {name} "
+            f"({width}x{height}, scale {scale_expression(self.spatial_scale)}), {whose}"
+        )
+
+
+def pyramid_view(box_pixels, shapes, spatial_scales, image_size, mappers) -> PyramidView:
+    """The maps' `shapes` [N, C, H, W] (finest first), a box (x1, y1, x2, y2) in input-image pixels, and
+    the level mappers: what `roialign levels` says of the box, and the map it is drawn on."""
+    from .level_comparison import compare
+    from .pyramid import assign_levels, make_pyramid
+
+    pyramid = make_pyramid(shapes, image_size, spatial_scales)
+    roi = np.concatenate([[0.0], np.asarray(box_pixels, dtype=np.float64)])[None]
+    comparison = compare(roi, mappers, pyramid, image_size)
+    picks = {name: comparison.level_name(levels[0]) for name, levels in comparison.levels.items()}
+    drawn = max(int(assign_levels(roi, mappers[0], pyramid, image_size)[0]), 0)
+    height, width = shapes[drawn][2:]
+    names = tuple(pyramid.level_names())
+    return PyramidView(names, picks, drawn, (int(width), int(height)), pyramid.scales[drawn])

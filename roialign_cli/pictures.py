@@ -73,7 +73,7 @@ def save(fig, path: str, inputs=()) -> tuple[int, int]:
     fmt = output_format(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=DPI, facecolor="white")
-    size = tuple(round(v) for v in fig.get_size_inches() * DPI)
+    size = tuple(int(v) for v in fig.bbox.size)  # as Agg sizes its canvas (the figure is at DPI)
     pyplot().close(fig)
     data = _palette_png(buffer.getvalue()) if fmt == "png" else buffer.getvalue()
     write_atomically(path, lambda f: f.write(data))
@@ -120,7 +120,7 @@ def roi_figure(
     row = min(max(inches * 0.7 * aspect, 2.6), 8.0)
     subtitle = _subtitle(drawings, width)
     rows = 1 if overlay else len(drawings)
-    height = row * rows + 0.35 * (1 + len(subtitle)) + 0.3 * _legend_rows(drawings)
+    height = row * rows + 0.35 * (len(_wrapped(title, width)) + len(subtitle)) + 0.3 * _legend_rows(drawings)
     fig = plt.figure(figsize=(inches, max(height, 2.8 * len(drawings))), layout="constrained", dpi=DPI)
     grid = fig.add_gridspec(len(drawings), 2, width_ratios=(3, 1))
     mains = [fig.add_subplot(grid[:, 0] if overlay else grid[i, 0], label=f"map {i}") for i in range(rows)]
@@ -133,7 +133,7 @@ def roi_figure(
             _feature_grid(main, drawing, view)
         _panel(main, drawing, STYLES[i], sample, view)
         _close_up(fig.add_subplot(grid[i, 1], label=f"close-up {i}"), drawing, STYLES[i], sample)
-    fig.suptitle("\n".join([title, *subtitle]), fontsize=11, ha="left", x=0.01)
+    fig.suptitle("\n".join([*_wrapped(title, width), *subtitle]), fontsize=11, ha="left", x=0.01)
     _shared_legend(fig, fig.axes)
     fig.canvas.draw()  # lay out first: marker sizes follow the bins' size on the page
     for ax in fig.axes:
@@ -149,7 +149,12 @@ def _subtitle(drawings: list[Drawing], width: int) -> list[str]:
     lines = difference_lines(drawings)
     if not lines:
         return []
-    return textwrap.wrap("differs (A | B): " + "; ".join(lines), width // 9)  # about 9 pixels a character
+    return _wrapped("differs (A | B): " + "; ".join(lines), width)
+
+
+def _wrapped(text: str, width: int) -> list[str]:
+    """Lines that fit a figure `width` pixels wide at the title's size (about 9 pixels a character)."""
+    return [part for line in text.splitlines() for part in textwrap.wrap(line, width // 9)]
 
 
 def _view(drawings: list[Drawing], sample) -> tuple[float, float, float, float]:
@@ -360,9 +365,7 @@ def error_figure(emap, title: str, atol: float, worst: int = 5, width: int = WID
     _heat_map(fig, heat, emap, worst)
     _histogram(fig.add_subplot(grid[1, 0]), emap, atol)
     _worst_table(fig.add_subplot(grid[1, 1]), emap, worst)
-    fig.suptitle(
-        "\n".join(textwrap.fill(line, width // 9) for line in title.splitlines()), fontsize=11, ha="left", x=0.01
-    )
+    fig.suptitle("\n".join(_wrapped(title, width)), fontsize=11, ha="left", x=0.01)
     fig.canvas.draw()  # lay out first: the rank numbers are placed in points on the page
     _number_cells(heat, emap.worst(worst))
     return fig

@@ -153,3 +153,17 @@ def test_layouts_read_one_box_each_way():
 def test_a_convention_without_a_minimum_size_draws_an_inverted_box_without_samples():
     d = dg.layout((6, 5, 4, 3), (8, 8), (2, 2), 1.0, Convention(min_size=None))
     assert len(d.samples()) == 0
+
+
+def test_a_pyramid_view_marks_each_mappers_level_and_draws_the_first_ones():
+    from roialign_cli.level_mappers import get_mapper
+
+    # a 112 x 112 box: torchvision floor(4 + log2(112 / 224) + 1e-6) = P3; TensorRT's strict area
+    # thresholds keep it on P2 (normalized area 112^2 / (576 * 192) is not > 224^2 / (576 * 192) / 4)
+    shapes = [(1, 4, 48, 144), (1, 4, 24, 72), (1, 4, 12, 36), (1, 4, 6, 18)]
+    mappers = [get_mapper("torchvision"), get_mapper("tensorrt-pyramid")]
+    view = dg.pyramid_view((100, 40, 212, 152), shapes, None, (576, 192), mappers)
+    assert view.level_names == ("P2", "P3", "P4", "P5")
+    assert view.picks == {"torchvision": "P3", "tensorrt-pyramid": "P2"}
+    assert (view.drawn, view.feature_size, view.spatial_scale) == (1, (72, 24), 1 / 8)
+    assert "drawn on P3 (72x24, scale 1/8), torchvision's" in view.text()

@@ -276,3 +276,20 @@ def test_two_conventions_are_labelled_a_and_b_with_their_options_and_switches():
     assert label_a == "A: torchvision border=clamp" and a == get("torchvision").convention.with_(border="clamp")
     assert label_b == "B: onnxruntime coordinate_transformation_mode=output_half_pixel"
     assert b.sample_offset == 0  # output_half_pixel: no half-pixel shift
+
+
+def test_show_over_a_pyramid_draws_the_box_on_the_level_the_first_mapper_picks(cli, tmp_path):
+    maps = {f"p{k}": np.zeros((1, 2, 192 >> k, 576 >> k), np.float32) for k in (2, 3, 4, 5)}
+    np.savez(tmp_path / "pyramid.npz", **maps)
+    out = tmp_path / "levels.png"
+    # seed roi 0 is 434 x 171 input pixels: sqrt area 272, floor(4 + log2(272 / 224)) = P4 (36 x 12 at 1/16)
+    result = cli(*SEED[:4], "--features", tmp_path / "pyramid.npz", "--image-size", "576x192",
+                 "--level-mapper", "torchvision,mmdet", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "level picked by torchvision P4, mmdet P4; drawn on P4 (36x12, scale 1/16)" in result.stderr
+    assert png_size(out) == reported_size(result.stderr)
+
+
+def test_a_level_mapper_needs_a_pyramid(cli, tmp_path):
+    result = cli(*SEED, "--level-mapper", "torchvision", "-o", tmp_path / "x.png")
+    one_line_error(result, "--level-mapper belongs to a pyramid")

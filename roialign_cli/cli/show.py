@@ -74,10 +74,14 @@ def compared_options():
 @click.option("--roi", "roi_index", type=click.IntRange(min=0), metavar="K",
               help="Which roi of ROIS to draw (counted after SSD padding rows are dropped).")  # fmt: skip
 @click.option("--box", metavar="x1,y1,x2,y2", help="Draw this box instead of one from ROIS.")
-@click.option("--features", metavar="FILE", help="A features file [N,C,H,W] (.npy or FILE.npz:KEY): the grid's size.")
+@click.option("--features", metavar="FILE", help="A features file [N,C,H,W] (.npy or FILE.npz:KEY): the grid's size; "
+              "a pyramid (an .npz of maps, or p2.npy,p3.npy,...): the level mappers pick the map.")  # fmt: skip
 @click.option("--feature-size", metavar="WxH", help="The feature map's width and height, instead of --features.")
 @image_size_option("Input image size: relative boxes are multiplied by it for conventions that read absolute pixels.")
-@spatial_scale_option("1", "Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8.")
+@spatial_scale_option("1", "Feature pixels per box unit, e.g. 0.125 or 1/8; for a pyramid one per map "
+                     "(1/4,1/8,...), or inferred from --image-size.")  # fmt: skip
+@click.option("--level-mapper", "mapper_names", metavar="A,B", help="For a pyramid: the level mappers to mark "
+              "(default: all that can run; the box is drawn on the first one's level).")  # fmt: skip
 @output_size_option("Pooled size: 7, or HxW such as 7x7.")
 @compared_options()
 @click.option("--overlay", is_flag=True, help="Draw both conventions in one panel instead of one row each.")
@@ -86,8 +90,8 @@ def compared_options():
 @click.option("--width", type=click.IntRange(300, 4000), default=1200, show_default=True, help="Width in pixels.")
 @click.option("-o", "--output", required=True, metavar="OUT", help="The picture: OUT.png or OUT.svg.")
 @reports_errors
-def show(rois, roi_index, box, features, feature_size, image_size, spatial_scale, output_size, compared, overlay,
-         sample, width, output):  # fmt: skip
+def show(rois, roi_index, box, features, feature_size, image_size, spatial_scale, mapper_names, output_size, compared,
+         overlay, sample, width, output):  # fmt: skip
     """Draw where RoIAlign samples one box: the feature pixel centres, the box as given and as each
     convention reads it (after scale, offsets, +1, minimum size and clipping), its bins, every sample
     point, and the pixels one sample reads with their bilinear weights.
@@ -107,16 +111,18 @@ def show(rois, roi_index, box, features, feature_size, image_size, spatial_scale
     inputs = [s for s in (rois, features) if s]
     arrayio.check_output_path(output, inputs)
     raw, where = _box(rois, roi_index, box)
-    grid = _feature_size(features, feature_size)
     size = parse_size(output_size, "output size")
     image = parse_size(image_size, "image size") if image_size else None
-    scale = parse_scale(spatial_scale)
+    grid, scale, levels = _grid(features, feature_size, spatial_scale, image, raw, mapper_names)
     drawings = layouts(raw, compared.conventions(), grid, size, scale, image)
     chosen = _sample(sample)
     if not any(pictures.has_sample(d, chosen) for d in drawings):
         drawings[0].tap(*chosen)  # says why there is no such sample
-    fig = pictures.roi_figure(drawings, chosen, _title(where, grid, size, scale, image), overlay=overlay, width=width)
+    title = _title(where, grid, size, scale, image) + (f"\n{levels}" if levels else "")
+    fig = pictures.roi_figure(drawings, chosen, title, overlay=overlay, width=width)
     pixels = pictures.save(fig, output, inputs)
+    if levels:
+        note(levels)
     note(f"wrote {output} ({pixels[0]}x{pixels[1]} pixels)")
 
 
@@ -157,6 +163,36 @@ def _numbers(text: str, count: int, what: str, form: str) -> tuple[float, ...]:
     if len(values) != count or not all(math.isfinite(v) for v in values):
         raise UserError(f"{what} takes {count} numbers {form}, not {text!r}")
     return values
+
+
+def _grid(features, feature_size, spatial_scale, image, raw, mapper_names):
+    """The grid (W, H) and spatial scale drawn, and for a pyramid the line saying each mapper's level."""
+    import numpy as np
+
+    from .. import arrayio, boxes
+    from ..drawing_geometry import pyramid_view
+    from ..level_mappers import parse_mapper_list
+    from ..pyramid import check_maps
+    from ..pyramid_files import pyramid_specs
+    from .pool_pyramid import scales_given
+    from .values import parse_scales
+
+    specs = pyramid_specs(features) if features else None
+    if specs is None:
+        if mapper_names:
+            raise UserError("--level-mapper belongs to a pyramid: --features p2.npy,p3.npy,... or an .npz of maps")
+        return _feature_size(features, feature_size), parse_scale(spatial_scale), None
+    maps = [arrayio.load_array(spec, f"feature map {i}", mmap=True) for i, spec in enumerate(specs)]
+    check_maps(maps)
+    scales = parse_scales(spatial_scale) if scales_given(click.get_current_context()) else None
+    mappers = parse_mapper_list(mapper_names)
+    if not mapper_names and image is None:
+        mappers = [m for m in mappers if not m.needs_image_size]
+    pixels = np.asarray(raw, dtype=np.float64)[None]  # the mappers measure boxes in input pixels
+    if image is not None and boxes.looks_relative(pixels):
+        pixels = boxes.scale_relative(np.concatenate([[[0.0]], pixels], axis=1), image)[:, 1:]
+    view = pyramid_view(pixels[0], [m.shape for m in maps], scales, image, mappers)
+    return view.feature_size, view.spatial_scale, view.text()
 
 
 def _feature_size(features, feature_size) -> tuple[int, int]:
