@@ -120,8 +120,9 @@ def roi_figure(
     row = min(max(inches * 0.7 * aspect, 2.6), 8.0)
     subtitle = _subtitle(drawings, width)
     rows = 1 if overlay else len(drawings)
-    height = row * rows + 0.35 * (len(_wrapped(title, width)) + len(subtitle)) + 0.3 * _legend_rows(drawings)
-    fig = plt.figure(figsize=(inches, max(height, 2.8 * len(drawings))), layout="constrained", dpi=DPI)
+    panels = max(row * rows, 2.8 * len(drawings))  # every close-up gets room for its four weights
+    height = panels + 0.35 * (len(_wrapped(title, width)) + len(subtitle)) + 0.3 * _legend_rows(drawings)
+    fig = plt.figure(figsize=(inches, height), layout="constrained", dpi=DPI)
     grid = fig.add_gridspec(len(drawings), 2, width_ratios=(3, 1))
     mains = [fig.add_subplot(grid[:, 0] if overlay else grid[i, 0], label=f"map {i}") for i in range(rows)]
     for i, drawing in enumerate(drawings):
