@@ -12,6 +12,7 @@ size so that 7x7 and 14x14 grids stay legible.
 from __future__ import annotations
 
 import io
+import struct
 import textwrap
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -73,9 +74,12 @@ def save(fig, path: str, inputs=()) -> tuple[int, int]:
     fmt = output_format(path)
     buffer = io.BytesIO()
     fig.savefig(buffer, format=fmt, dpi=DPI, facecolor="white")
-    size = tuple(int(v) for v in fig.bbox.size)  # as Agg sizes its canvas (the figure is at DPI)
+    size = tuple(round(v) for v in fig.bbox.size)
     pyplot().close(fig)
-    data = _palette_png(buffer.getvalue()) if fmt == "png" else buffer.getvalue()
+    data = buffer.getvalue()
+    if fmt == "png":
+        data = _palette_png(data)
+        size = struct.unpack(">II", data[16:24])  # the image header's width and height
     write_atomically(path, lambda f: f.write(data))
     return size
 
