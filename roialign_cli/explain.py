@@ -214,7 +214,7 @@ def candidates(rois, features_shape, image_size=None, spatial_scale=None, positi
     return out
 
 
-def _engine_rois(rois: np.ndarray, reading: Reading, image_size) -> np.ndarray:
+def engine_rois(rois: np.ndarray, reading: Reading, image_size) -> np.ndarray:
     return scale_relative(rois, image_size) if reading.times_image else rois
 
 
@@ -230,7 +230,7 @@ class Problem:
     engine: engines.Engine
 
     def pooled(self, candidate: Candidate) -> np.ndarray:
-        rois = _engine_rois(self.rois, candidate.reading, self.image_size)
+        rois = engine_rois(self.rois, candidate.reading, self.image_size)
         got = self.engine.pool(self.features, rois, self.output_size, candidate.spatial_scale, candidate.convention)
         return got if isinstance(got, np.ndarray) else got.get()  # CuPy results come back to the host
 

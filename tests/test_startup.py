@@ -1,4 +1,4 @@
-"""`roialign --help` and `roialign presets` start without NumPy, SciPy or CuPy.
+"""`roialign --help` and `roialign presets` start without NumPy, SciPy, CuPy or matplotlib.
 
 Each runs the click group in a fresh interpreter and lists the heavy modules it left in sys.modules.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from helpers import REPO, subprocess_env
 
-HEAVY = ("numpy", "scipy", "cupy")
+HEAVY = ("numpy", "scipy", "cupy", "matplotlib")
 
 PROBE = """
 import contextlib, io, json, sys
@@ -37,6 +37,11 @@ def heavy_modules_after(*args: str) -> list[str]:
 
 def test_help_imports_no_numpy_scipy_or_cupy():
     assert heavy_modules_after("--help") == []
+
+
+def test_the_drawing_commands_help_imports_nothing_heavy():
+    # matplotlib (and NumPy) load only when a picture is drawn
+    assert heavy_modules_after("show", "--help") == []
 
 
 def test_presets_imports_no_numpy_scipy_or_cupy():

@@ -15,6 +15,7 @@ from .levels import levels
 from .onnx import onnx_command
 from .pool import pool
 from .presets import presets
+from .show import show
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,5 +30,6 @@ main.add_command(diff)
 main.add_command(explain)
 main.add_command(levels)
 main.add_command(presets)
+main.add_command(show)
 main.add_command(info)
 main.add_command(onnx_command)

@@ -20,8 +20,10 @@ from .options import json_option
 @click.option("--squeeze", is_flag=True, help="Drop singleton dimensions of both first (Caffe blobs carry extra 1s).")
 @json_option("Print the whole report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit status alone says the verdict.")
+@click.option("--plot", metavar="OUT", help="Also draw a heat map of max |a-b| per roi and channel and a histogram of "
+              "|a-b| (OUT.png or OUT.svg; needs [K, C, PH, PW] arrays and matplotlib).")
 @reports_errors
-def diff(a, b, atol, rtol, top, squeeze, as_json, quiet):
+def diff(a, b, atol, rtol, top, squeeze, as_json, quiet, plot):
     """Compare array A against the reference B, element by element.
 
     A and B are .npy files, FILE.npz:KEY, or '-' (stdin, for one of them). Plain .npy files are
@@ -50,9 +52,16 @@ def diff(a, b, atol, rtol, top, squeeze, as_json, quiet):
     from ..compare import compare
 
     _refuse_conflicts(a, b, quiet, as_json)
+    if plot:
+        from ..pictures import output_format
+
+        output_format(plot)
+        arrayio.check_output_path(plot, [a, b])
     array_a = arrayio.load_array(a, "A", mmap=True)
     array_b = arrayio.load_array(b, "B", mmap=True)
     report = compare(array_a, array_b, atol, rtol, top, squeeze=squeeze)
+    if plot:
+        _plot(array_a, array_b, squeeze, report, plot, (a, b))
     if as_json:
         payload = report.to_dict()
         payload["a"]["source"], payload["b"]["source"] = a, b
@@ -60,6 +69,22 @@ def diff(a, b, atol, rtol, top, squeeze, as_json, quiet):
     elif not quiet:
         _print_report(report, a, b, console(stderr=False))
     click.get_current_context().exit(0 if report.matches else 1)
+
+
+def _plot(array_a, array_b, squeeze: bool, report, out: str, sources) -> None:
+    """Draw where A and B differ (the arrays as compared, after any --squeeze)."""
+    import numpy as np
+
+    from .. import pictures
+    from ..error_map import error_map
+
+    if squeeze:
+        array_a, array_b = np.squeeze(array_a), np.squeeze(array_b)
+    emap = error_map(array_a, array_b)
+    verdict = "match" if report.matches else f"{report.mismatches} of {report.size} elements out of tolerance"
+    title = (f"A {sources[0]} vs B {sources[1]} (the reference)\n{verdict}; max |a - b| {report.max_abs_error:.3g}; "
+             f"within tolerance: |a - b| <= {report.atol:g} + {report.rtol:g} |b|")
+    pictures.save(pictures.error_figure(emap, title, report.atol), out, list(sources))
 
 
 def _refuse_conflicts(a: str, b: str, quiet: bool, as_json: bool) -> None:

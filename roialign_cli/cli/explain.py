@@ -25,8 +25,13 @@ from .values import parse_axis_scales, parse_size
 @backend_option()
 @layout_option("nhwc: FEATURES are [N,H,W,C] and REFERENCE [K,PH,PW,C] (TF, TFLite, NNAPI).")
 @json_option("Print the whole explanation as JSON on stdout.")
+@click.option("--plot", metavar="OUT", help="Draw roi --plot-roi under --assume and under the best match "
+              "(OUT.png or OUT.svg; needs matplotlib).")
+@click.option("--plot-roi", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
+              help="The roi --plot draws.")
 @reports_errors
-def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, layout, as_json):
+def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, layout, as_json, plot,
+            plot_roi):
     """Find the convention that turns FEATURES and ROIS into REFERENCE (all .npy; one may be '-').
 
     Every preset with its options and modes is tried with every reading of the boxes (absolute
@@ -53,20 +58,62 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
                                        spatial_scale=spatial_scale, assume=assume, top=top, as_json=as_json)
     if assume:
         get(assume)  # an unknown preset fails before the search
+    if plot:
+        _check_plot(plot, assume, [features, rois, reference])
     size = parse_size(image_size, "image size") if image_size else None
     scale = parse_axis_scales(spatial_scale) if spatial_scale else None
     feature_array = arrayio.load_array(features, "features")
     roi_array = _read_rois(rois, fmt)
+    if plot and plot_roi >= len(roi_array):
+        raise UserError(f"--plot-roi {plot_roi} is out of range: there are {len(roi_array)} rois")
     reference_array = arrayio.load_array(reference, "reference")
     result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
                  assume=assume, top=top, paths=(features, rois), backend=backend, layout=layout)
     if result.engine.note and backend == "auto":
         note(result.engine.note)
+    if plot:
+        n, *rest = feature_array.shape  # the grid drawn is the map's [N, C, H, W]
+        shape = (n, rest[2], rest[0], rest[1]) if layout == "nhwc" else feature_array.shape
+        _plot(result, roi_array, shape, plot_roi, plot, [features, rois, reference])
     if as_json:
         print_json(result.to_dict(top))
     else:
         _print(result, top, console(stderr=False))
     raise SystemExit(0 if result.matched else 1)
+
+
+def _check_plot(out: str, assume, inputs) -> None:
+    from ..arrayio import check_output_path
+    from ..pictures import output_format
+
+    if not assume:
+        raise UserError("--plot draws the box under your setting and under the best match: name yours with --assume")
+    output_format(out)
+    check_output_path(out, inputs)
+
+
+def _plot(result, rois, features_shape, k: int, out: str, inputs) -> None:
+    from .. import pictures
+
+    grid = (features_shape[3], features_shape[2])
+    title = f"roi {k} ({', '.join(f'{v:.4g}' for v in rois[k, 1:5])}) on a {grid[0]}x{grid[1]} map"
+    pictures.save(pictures.roi_figure(plot_drawings(result, rois, grid, k), (0, 0, 0, 0), title), out, inputs)
+
+
+def plot_drawings(result, rois, grid, k: int) -> list:
+    """Roi k under the assumed setting (A) and the best match (B), each reading the boxes its own way."""
+    from ..drawing_geometry import layout
+    from ..equivalents import scale_expression
+    from ..explain import engine_rois
+
+    drawings = []
+    for letter, who, scored in (("A", "your setting", result.assumed), ("B", "best match", result.best)):
+        c = scored.candidate
+        box = engine_rois(rois[k : k + 1], c.reading, result.image_size)[0, 1:5]
+        scale = f", scale {scale_expression(c.spatial_scale)}" if c.reading.scaled else ""
+        label = f"{letter}: {who}, {c.label} ({c.reading.name}{scale})"
+        drawings.append(layout(box, grid, result.output_size, c.spatial_scale, c.convention, label))
+    return drawings
 
 
 def _read_rois(spec: str, fmt: str):
