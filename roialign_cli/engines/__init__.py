@@ -1,8 +1,9 @@
 """Engines run a convention over features and rois; this module names them and picks one.
 
-Every engine is a module with the same function, `pool(features, rois, output_size,
-spatial_scale, convention)`, over inputs validated once by `roialign_cli.api` (the `Engine`
-protocol). `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a
+Every engine is a module with the same two functions, `pool(features, rois, output_size,
+spatial_scale, convention)` and its gradient `pool_backward(grad_output, rois, features_shape,
+output_size, spatial_scale, convention, deterministic, features)`, over inputs validated once by
+`roialign_cli.api` (the `Engine` protocol). `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a
 usable GPU; `reference` is the plain loop the others are tested against; `auto` takes CUDA where
 it is usable (or where the features already live on a GPU) and NumPy else.
 """
@@ -22,6 +23,14 @@ BACKENDS = ("auto", *ENGINES)
 
 class Engine(Protocol):
     def pool(self, features, rois, output_size, spatial_scale: float, convention): ...
+
+    def pool_backward(
+        self, grad_output, rois, features_shape, output_size, spatial_scale: float, convention,
+        deterministic: bool = False, features=None,
+    ):  # fmt: skip
+        """The gradient [N, C, H, W] with respect to the features, for `grad_output` [K, C, PH, PW].
+        Max pooling needs the `features` (to find the selected samples); `deterministic` asks for
+        sums in a fixed order where an engine would otherwise add atomically (CUDA)."""
 
 
 @dataclass(frozen=True)
@@ -67,3 +76,10 @@ def choose(backend: str, features=None) -> Choice:
 
 def run(choice: Choice, features, rois, output_size, spatial_scale, convention):
     return choice.engine.pool(features, rois, output_size, spatial_scale, convention)
+
+
+def run_backward(choice: Choice, grad_output, rois, features_shape, output_size, spatial_scale, convention,
+                 deterministic=False, features=None):  # fmt: skip
+    return choice.engine.pool_backward(
+        grad_output, rois, features_shape, output_size, spatial_scale, convention, deterministic, features
+    )
