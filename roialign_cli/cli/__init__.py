@@ -10,6 +10,7 @@ from .. import __version__
 from .convert import convert
 from .diff import diff
 from .explain import explain
+from .grad import grad
 from .info import info
 from .pool import pool
 from .presets import presets
@@ -22,6 +23,7 @@ def main():
 
 
 main.add_command(pool)
+main.add_command(grad)
 main.add_command(convert)
 main.add_command(diff)
 main.add_command(explain)
