@@ -190,3 +190,37 @@ def caffe_roialignment_layer(conv: Convention, spec: CallSpec) -> str:
         f'layer {{ type: "ROIAlignment" bottom: "features" bottom: "rois" top: "pooled" '
         f"roi_alignment_param {{ pooled_h: {ph} pooled_w: {pw} spatial_scale: {decimal(spec.spatial_scale)} }} }}"
     )
+
+
+def torch_layer(conv: Convention, spec: CallSpec, preset: str, options: tuple[tuple[str, str], ...] = ()) -> str:
+    """The `roialign_cli.torch.RoIAlign` layer that computes `conv` (and trains: it has a backward pass),
+    written from `preset` with its `options`; what they leave different is set as `switches`."""
+    from .presets import get  # the registry imports this module
+
+    named = get(preset)
+    base = named.with_options(named.convention, dict(options))
+    changed = {name: value for name, _, value in differences(base, conv)}
+    ph, pw = spec.output_size
+    words = [f"output_size=({ph}, {pw})", f"spatial_scale={scale_expression(spec.spatial_scale)}"]
+    if "sampling_ratio" in changed:
+        words.append(f"sampling_ratio={changed.pop('sampling_ratio')}")
+    words.append(f"preset={named.name!r}")
+    words += [f"{name}={value!r}" for name, value in options]
+    if changed:
+        words.append("switches={" + ", ".join(f"{k!r}: {_python(v)}" for k, v in changed.items()) + "}")
+    return f"roialign_cli.torch.RoIAlign({', '.join(words)})"
+
+
+def _python(value) -> str:
+    """A switch value as Python source (NaN and infinities as float('nan') and so on)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float('{value}')"
+    return repr(value)
+
+
+def pytorch_call(conv: Convention, spec: CallSpec, preset: str, options: tuple[tuple[str, str], ...] = ()) -> str:
+    """A train-ready PyTorch call for `conv`: torchvision's own where it computes the convention, else the layer."""
+    call = torchvision_call(conv, spec)
+    if call.startswith("torchvision."):
+        return call
+    return f"{torch_layer(conv, spec, preset, options)}  # torchvision cannot compute this convention"

@@ -40,7 +40,8 @@ def parse_option_items(items) -> dict[str, str]:
 @reports_errors
 def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, mode, option_items):
     """The presets: every framework convention roialign reproduces, with its switches, options,
-    max mode, traps and the equivalent call in the framework itself.
+    max mode, traps, the equivalent call in the framework itself, and a train-ready PyTorch call
+    (torchvision's, or roialign_cli.torch.RoIAlign where no torchvision call computes it).
 
     Without NAME, a table of all presets; with NAME (or an alias), that preset in detail. The
     equivalent calls are written for --output-size and --spatial-scale; with NAME, --sampling-ratio,
@@ -63,7 +64,7 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
             _print_table(described, spec)
         return
     preset = registry.get(name)
-    described = _describe(preset, registry.resolve(preset.name, **changes), spec)
+    described = _describe(preset, registry.resolve(preset.name, **changes), spec, changes["options"])
     if as_json:
         print_json({"call": _spec_json(spec), **described})
     else:
@@ -77,7 +78,9 @@ def _json_number(value):
     return value
 
 
-def _describe(preset, convention, spec) -> dict:
+def _describe(preset, convention, spec, options=None) -> dict:
+    from ..equivalents import pytorch_call
+
     return {
         "name": preset.name,
         "aliases": list(preset.aliases),
@@ -97,6 +100,8 @@ def _describe(preset, convention, spec) -> dict:
         ],
         "traps": [{"key": t.key, "text": t.text} for t in preset.traps],
         "equivalent": preset.equivalent(convention, spec),
+        # train-ready in PyTorch: torchvision's call, or roialign's layer where no torchvision call computes it
+        "pytorch": pytorch_call(convention, spec, preset.name, tuple((options or {}).items())),
     }
 
 
@@ -137,6 +142,7 @@ def _print_table(described: list, spec) -> None:
             ("max mode", _switches_text(p["max_mode"]) if p["max_mode"] else "none"),
             *(("option", text) for text in _options_text(p["options"]).splitlines()),
             ("call", p["equivalent"]),
+            ("pytorch", p["pytorch"]),
         ]
         table.add_row(name, "\n".join(f"[bold]{label}:[/bold] {escape(text)}" for label, text in lines))
     console(stderr=False).print(table)
@@ -181,3 +187,5 @@ def _print_detail(p: dict, spec) -> None:
     size = f"{spec.output_size[0]}x{spec.output_size[1]}"
     out.print(f"[bold]equivalent call[/bold] (output {size}, spatial scale {spec.spatial_scale:g}):")
     out.print(f"  {escape(p['equivalent'])}", soft_wrap=True)
+    out.print("[bold]in PyTorch, with gradients[/bold] (train-ready):")
+    out.print(f"  {escape(p['pytorch'])}", soft_wrap=True)
