@@ -113,3 +113,28 @@ def test_max_backward_needs_the_features():
     for engine in (numpy_engine, reference_engine):
         with pytest.raises(ValueError, match="needs the features"):
             engine.pool_backward(np.ones((1, 1, 1, 1)), ONE_PIXEL, FOUR.shape, (1, 1), 1.0, Convention(pooling="max"))
+
+
+@pytest.mark.parametrize("name", ["caffe2", "torchvision-aligned", "mmcv-max", "onnx-half-pixel-corner-max"])
+@pytest.mark.parametrize("split", ["threads", "many chunks in a wave", "a chunk per wave and small blocks"])
+def test_chunks_waves_and_blocks_do_not_change_the_gradient(name, split, rng, monkeypatch):
+    """The threaded path, with chunks of different padded widths stacked in one matrix, or one per wave."""
+    conv = CONVENTIONS[name].with_(sampling_ratio=0)  # adaptive: rois of many sizes, rows of many widths
+    features, rois, scale = random_case(rng, conv, "float64", channels=9)
+    grad = rng.standard_normal((len(rois), 9, 3, 4))
+    expected = reference_engine.pool_backward(grad, rois, features.shape, (3, 4), scale, conv, features=features)
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)
+    if split != "threads":
+        monkeypatch.setattr(numpy_engine, "MIN_CHUNK_BYTES", 1)
+        monkeypatch.setattr(numpy_engine, "WORKING_BYTES", numpy_engine.MATRIX_BYTES + 20_000)
+    if split == "a chunk per wave and small blocks":
+        monkeypatch.setattr(numpy_engine, "MATRIX_BYTES", 1)
+        monkeypatch.setattr(numpy_engine, "WORKING_BYTES", 20_000)
+        plane = features.shape[2] * features.shape[3] * 8
+        monkeypatch.setattr(numpy_engine, "IMAGE_BLOCK_BYTES", 2 * plane)
+        monkeypatch.setattr(numpy_engine, "MAX_IMAGE_BLOCK_BYTES", 2 * plane)
+    plan = numpy_engine._Plan(rois, features.shape, (3, 4), scale, conv, np.dtype(np.float64))
+    if split != "threads":
+        assert max(len(group) for group in plan.chunks(9, workers=2).values()) > 1
+    got = numpy_engine.pool_backward(grad, rois, features.shape, (3, 4), scale, conv, features=features)
+    np.testing.assert_allclose(got, expected, rtol=1e-11, atol=1e-11)

@@ -71,16 +71,17 @@ def _avg_image(plan: _Plan, chunks, grad_output, blocks, total: np.ndarray, each
 
 
 def _transposed_matrix(rows: list, pixels: int):
-    """The chunks' padded interpolation rows stacked into one matrix, transposed: [pixels, rows]."""
+    """The chunks' padded interpolation rows (of a width per chunk) stacked into one matrix, transposed:
+    [pixels, rows]. The zero entries (padding of ragged bins, samples outside the map) are dropped."""
     import scipy.sparse
 
-    values = np.concatenate([v for v, _ in rows])
-    columns = np.concatenate([c for _, c in rows])
-    keep = values != 0  # the padding of ragged bins, and samples outside the map
-    indptr = np.zeros(len(values) + 1, dtype=np.int64)
-    np.cumsum(keep.sum(axis=1), out=indptr[1:])
-    matrix = scipy.sparse.csr_matrix((values[keep], columns[keep], indptr), shape=(len(values), pixels))
-    return matrix.T
+    kept = [(values != 0, values, columns) for values, columns in rows]
+    data = np.concatenate([values[keep] for keep, values, _ in kept])
+    indices = np.concatenate([columns[keep] for keep, _, columns in kept])
+    counts = np.concatenate([keep.sum(axis=1) for keep, _, _ in kept])
+    indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    return scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(counts), pixels)).T
 
 
 def _max_image(plan: _Plan, chunks, grad_output, image: np.ndarray, blocks, total: np.ndarray, each) -> None:
