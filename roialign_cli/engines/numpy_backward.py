@@ -48,7 +48,7 @@ def pool_backward(
             if conv.pooling == "avg":
                 _avg_image(plan, chunks, grad_output, blocks, image_total, each)
             else:
-                _max_image(plan, chunks, grad_output, np.asarray(features)[b], blocks, image_total, each)
+                _max_image(plan, chunks, grad_output, np.asarray(features)[b], blocks, image_total, each, workers)
             if total is not out:
                 out[b] = image_total
                 image_total[...] = 0
@@ -84,20 +84,23 @@ def _transposed_matrix(rows: list, pixels: int):
     return scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(counts), pixels)).T
 
 
-def _max_image(plan: _Plan, chunks, grad_output, image: np.ndarray, blocks, total: np.ndarray, each) -> None:
-    """Add the gradient that one image's rois send to their selected samples to `total` [C, H, W]."""
+def _max_image(plan: _Plan, chunks, grad_output, image: np.ndarray, blocks, total: np.ndarray, each, workers) -> None:
+    """Add the gradient that one image's rois send to their selected samples to `total` [C, H, W],
+    a block of channels and as many chunks as there are workers at a time (in chunk order)."""
     h, w, ct = plan.height, plan.width, plan.ct
     for c0, c1 in blocks:
         cb = c1 - c0
         pixels = np.empty((h * w, _row_width(cb, ct)), dtype=ct)
         channels_last(image[c0:c1], pixels, each, 1)
         grads = grad_output[:, c0:c1]
-        pieces = each(
-            lambda sel, pixels=pixels[:, :cb], grads=grads: _max_chunk_gradient(plan, sel, pixels, grads[sel]), chunks
-        )
-        index = np.concatenate([i for i, _ in pieces])
-        weights = np.concatenate([v for _, v in pieces])
-        sums = np.bincount(index, weights, minlength=h * w * cb)
+        sums = np.zeros(h * w * cb)
+        for start in range(0, len(chunks), workers):
+            pieces = each(
+                lambda sel, pixels=pixels[:, :cb], grads=grads: _max_chunk_gradient(plan, sel, pixels, grads[sel]),
+                chunks[start : start + workers],
+            )
+            for index, amount in pieces:
+                sums += np.bincount(index, amount, minlength=h * w * cb)
         total[c0:c1] += sums.reshape(h * w, cb).T.reshape(cb, h, w).astype(ct)
 
 
