@@ -369,7 +369,9 @@ def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int) -> Non
     each(copy, range(0, pixels, share))
 
 
-def pool_backward(grad_output, rois, features_shape, output_size, spatial_scale, conv, deterministic=False, features=None):
+def pool_backward(
+    grad_output, rois, features_shape, output_size, spatial_scale, conv, deterministic=False, features=None
+):
     """The gradient with respect to the features: see `numpy_backward` (deterministic in any case)."""
     from .numpy_backward import pool_backward
 
