@@ -85,23 +85,25 @@ def _transposed_matrix(rows: list, pixels: int):
 
 
 def _max_image(plan: _Plan, chunks, grad_output, image: np.ndarray, blocks, total: np.ndarray, each, workers) -> None:
-    """Add the gradient that one image's rois send to their selected samples to `total` [C, H, W],
-    a block of channels and as many chunks as there are workers at a time (in chunk order)."""
+    """Add the gradient that one image's rois send to their selected samples to `total` [C, H, W], a block
+    of channels at a time. Each worker adds the chunks of a fixed share (every workers-th chunk) into its
+    own sum, and the sums are added in worker order: the same result whatever the threads' timing."""
     h, w, ct = plan.height, plan.width, plan.ct
+    lanes = [chunks[i::workers] for i in range(min(workers, len(chunks)))]
     for c0, c1 in blocks:
         cb = c1 - c0
         pixels = np.empty((h * w, _row_width(cb, ct)), dtype=ct)
         channels_last(image[c0:c1], pixels, each, 1)
         grads = grad_output[:, c0:c1]
-        sums = np.zeros(h * w * cb)
-        for start in range(0, len(chunks), workers):
-            pieces = each(
-                lambda sel, pixels=pixels[:, :cb], grads=grads: _max_chunk_gradient(plan, sel, pixels, grads[sel]),
-                chunks[start : start + workers],
-            )
-            for index, amount in pieces:
-                sums += np.bincount(index, amount, minlength=h * w * cb)
-        total[c0:c1] += sums.reshape(h * w, cb).T.reshape(cb, h, w).astype(ct)
+
+        def lane(mine, pixels=pixels[:, :cb], grads=grads):
+            sums = np.zeros(h * w * pixels.shape[1], dtype=ct)
+            for sel in mine:
+                np.add.at(sums, *_max_chunk_gradient(plan, sel, pixels, grads[sel]))
+            return sums
+
+        for sums in each(lane, lanes):
+            total[c0:c1] += sums.reshape(h * w, cb).T.reshape(cb, h, w)
 
 
 def _max_chunk_gradient(plan: _Plan, sel, image: np.ndarray, grads: np.ndarray):
@@ -116,20 +118,15 @@ def _max_chunk_gradient(plan: _Plan, sel, image: np.ndarray, grads: np.ndarray):
     chosen = (cy >= 0) & ty.inside[k, p, iy] & tx.inside[k, q, ix]  # a fill value takes no gradient
     channel = np.arange(image.shape[1])
     grads = grads.transpose(0, 2, 3, 1).astype(plan.ct)
+    # the selected sample's taps along each axis, gathered once: (pixel, weight) for low and high
+    ys = [(yi[k, p, iy], wy[k, p, iy]) for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))]
+    xs = [(xi[k, q, ix], wx[k, q, ix]) for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))]
     index, amount = [], []
-    corners = (
-        (t, yi[k, p, iy], wy[k, p, iy], xi[k, q, ix], wx[k, q, ix])
-        for t, (yi, wy, xi, wx) in enumerate(
-            (yi, wy, xi, wx)
-            for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))
-            for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))
-        )
-    )
-    for t, y_pixel, wy, x_pixel, wx in corners:
+    for t, ((y_pixel, wy), (x_pixel, wx)) in enumerate((y, x) for y in ys for x in xs):
         mine = chosen if corner is None else chosen & (corner == t)
         index.append(((y_pixel * plan.width + x_pixel) * image.shape[1] + channel)[mine])
         amount.append((grads * (wy * wx))[mine])
-    return np.concatenate(index), np.concatenate(amount).astype(np.float64)
+    return np.concatenate(index), np.concatenate(amount)
 
 
 def _selected_samples(plan: _Plan, ty, tx, image: np.ndarray):
