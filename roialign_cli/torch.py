@@ -15,8 +15,8 @@ from __future__ import annotations
 try:
     import torch
 except ImportError as exc:  # the one place torch is imported: say how to get it
-    raise ImportError(
-        "roialign_cli.torch needs PyTorch, which is not installed: pip install 'roialign-cli[torch]'"
+    raise ModuleNotFoundError(
+        "roialign_cli.torch needs PyTorch, which is not installed: pip install 'roialign-cli[torch]'", name="torch"
     ) from exc
 
 from contextlib import contextmanager

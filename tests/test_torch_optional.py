@@ -17,7 +17,7 @@ def test_the_layer_without_torch_names_the_extra():
     result = _run("import roialign_cli.torch")
     assert result.returncode != 0
     assert (
-        "ImportError: roialign_cli.torch needs PyTorch, which is not installed: pip install 'roialign-cli[torch]'"
+        "ModuleNotFoundError: roialign_cli.torch needs PyTorch, which is not installed: pip install 'roialign-cli[torch]'"
         in result.stderr
     )
 
