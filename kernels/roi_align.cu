@@ -257,6 +257,23 @@ __device__ C sample_value(const T* pixels, long long row, int channels, const Ta
     return ((t00 + t01) + t10) + t11;
 }
 
+// The samples of bin p along one axis: `count` of them, the first at pixel `first` for whole-pixel
+// bins (RoIPool), the roi's grid otherwise.
+struct BinSamples {
+    int first;
+    int count;
+};
+
+template <typename C> __device__ BinSamples bin_samples(const Axis<C>& axis, int p, int length, const Convention& conv) {
+    BinSamples samples = {0, axis.grid};
+    if (conv.grid == GRID_PIXELS) {
+        int hi;
+        pixel_range(axis, p, length, conv, samples.first, hi);
+        samples.count = hi - samples.first;
+    }
+    return samples;
+}
+
 // Sample i of bin p along one axis: a whole pixel from `first`, or an interpolated position.
 template <typename C>
 __device__ Tap<C> bin_tap(const Axis<C>& axis, int p, int i, int first, int pooled, int length, const Convention& conv) {
@@ -268,20 +285,17 @@ __device__ Tap<C> bin_tap(const Axis<C>& axis, int p, int i, int first, int pool
 template <typename T, typename C>
 __device__ C pool_bin(const T* pixels, int height, int width, int channels, const Axis<C>& ay, const Axis<C>& ax,
                       int ph, int pw, int pooled_h, int pooled_w, const Convention& conv) {
-    int y0 = 0, y1 = ay.grid, x0 = 0, x1 = ax.grid;  // samples [0, grid), or pixels [lo, hi)
-    if (conv.grid == GRID_PIXELS) {
-        pixel_range(ay, ph, height, conv, y0, y1);
-        pixel_range(ax, pw, width, conv, x0, x1);
-    }
-    const long long count = (long long)(y1 - y0) * (x1 - x0);
+    const BinSamples sy = bin_samples(ay, ph, height, conv);
+    const BinSamples sx = bin_samples(ax, pw, width, conv);
+    const long long count = (long long)sy.count * sx.count;
     if (count == 0) return (C)conv.empty_value;
     const long long row = (long long)width * channels;
     const C fill = (C)conv.fill_value;
     C acc = conv.pooling == POOL_AVG ? C(0) : (C)conv.max_floor;
-    for (int iy = 0; iy < y1 - y0; ++iy) {
-        const Tap<C> ty = bin_tap(ay, ph, iy, y0, pooled_h, height, conv);
-        for (int ix = 0; ix < x1 - x0; ++ix) {
-            const Tap<C> tx = bin_tap(ax, pw, ix, x0, pooled_w, width, conv);
+    for (int iy = 0; iy < sy.count; ++iy) {
+        const Tap<C> ty = bin_tap(ay, ph, iy, sy.first, pooled_h, height, conv);
+        for (int ix = 0; ix < sx.count; ++ix) {
+            const Tap<C> tx = bin_tap(ax, pw, ix, sx.first, pooled_w, width, conv);
             const C value = ty.inside && tx.inside ? sample_value(pixels, row, channels, ty, tx, conv.pooling) : fill;
             acc = conv.pooling == POOL_AVG ? acc + value : nan_max(acc, value);
         }

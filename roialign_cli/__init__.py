@@ -6,14 +6,14 @@ pull in NumPy.
 
 __version__ = "0.1.0"
 
-__all__ = ["roi_align", "Convention", "__version__"]
+__all__ = ["Convention", "__version__", "roi_align", "roi_align_backward"]
 
 
 def __getattr__(name):
-    if name == "roi_align":
-        from .api import roi_align
+    if name in ("roi_align", "roi_align_backward"):
+        from . import api
 
-        return roi_align
+        return getattr(api, name)
     if name == "Convention":
         from .conventions import Convention
 

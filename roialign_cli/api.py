@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import engines
 from .conventions import Convention
+from .errors import InputError
 from .position_sensitive import output_channels
 from .presets import option_scale, resolve
 from .validation import check_features, check_layout, check_output_size, check_rois, check_spatial_scale
@@ -67,6 +68,70 @@ def pool(features, rois, output_size, spatial_scale, convention: Convention, bac
 def _to_host(rois):
     get = getattr(rois, "get", None)  # CuPy arrays copy to the host with .get()
     return get() if callable(get) and not hasattr(rois, "__array_interface__") else rois
+
+
+def roi_align_backward(
+    grad_output,
+    rois,
+    features_shape,
+    output_size=None,
+    spatial_scale: float = 1.0,
+    sampling_ratio: int = -1,
+    aligned: bool | None = None,
+    *,
+    mode: str | None = None,
+    preset: str | Convention | None = None,
+    options: dict[str, str] | None = None,
+    backend: str = "auto",
+    deterministic: bool = False,
+    features=None,
+):
+    """The gradient of `roi_align` with respect to the features: [N, C, H, W] for `grad_output` [K, C, PH, PW].
+
+    The convention arguments are `roi_align`'s; `output_size` defaults to grad_output's. Max pooling
+    (any kind) needs the forward's `features`: the gradient goes to the sample each maximum ended on
+    (the first in scan order among equal values). On CUDA the sums use atomicAdd, whose order (and
+    last bits) vary from run to run; `deterministic=True` adds them in a fixed order. The NumPy and
+    reference engines are always deterministic. No framework returns a gradient for the boxes; neither
+    does this.
+    """
+    convention = resolve(preset, aligned=aligned, sampling_ratio=sampling_ratio, mode=mode, options=options)
+    return pool_backward(
+        grad_output, rois, features_shape, output_size, spatial_scale, convention, backend, deterministic, features
+    )[0]
+
+
+def pool_backward(grad_output, rois, features_shape, output_size, spatial_scale, convention: Convention,
+                  backend: str = "auto", deterministic: bool = False, features=None):  # fmt: skip
+    """Validate, pick an engine and run its backward pass. Returns (gradient, engine choice)."""
+    shape = tuple(int(v) for v in features_shape)
+    check_features(shape, grad_output.dtype)
+    grad_shape = tuple(grad_output.shape)
+    output_size = check_output_size(grad_shape[2:] if output_size is None and len(grad_shape) == 4 else output_size)
+    channels = shape[1]
+    if convention.channel_mapping == "position-sensitive":
+        channels = output_channels(shape[1], output_size)
+    if len(grad_shape) != 4 or grad_shape[1] != channels:
+        raise InputError(
+            f"the output's gradient must be [K, {channels}, PH, PW] for features {list(shape)}, got {list(grad_shape)}"
+        )
+    if output_size != grad_shape[2:]:
+        raise InputError(
+            f"output size {output_size[0]}x{output_size[1]} differs from the gradient's {list(grad_shape)}"
+        )
+    rois = check_rois(_to_host(rois), shape[0])
+    if len(rois) != grad_shape[0]:
+        raise InputError(f"{len(rois)} rois but the output's gradient has {grad_shape[0]} (shape {list(grad_shape)})")
+    if features is not None and tuple(features.shape) != shape:
+        raise InputError(f"features have shape {list(features.shape)}, not {list(shape)}")
+    if convention.pooling != "avg" and features is None:
+        raise InputError("max pooling's gradient needs the features: it goes to the sample each maximum ended on")
+    choice = engines.choose(backend, grad_output)
+    grad = engines.run_backward(
+        choice, grad_output, rois, shape, output_size, check_spatial_scale(spatial_scale), convention, deterministic,
+        features,
+    )  # fmt: skip
+    return grad, choice
 
 
 def multi_scale_roi_align(

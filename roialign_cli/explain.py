@@ -21,6 +21,7 @@ from .conventions import Convention, differences, format_value
 from .diff_defaults import ATOL
 from . import engines
 from .equivalents import CallSpec, scale_expression
+from .torch_calls import torch_layer
 from .presets import PRESETS, Preset, get
 
 SCALES = tuple(1 / 2**k for k in range(7))  # 1 .. 1/64
@@ -83,6 +84,7 @@ class Explanation:
     assumed: Scored | None = None
     assumption_lines: list[str] = field(default_factory=list)
     engine: engines.Choice | None = None  # the engine that pooled the candidates
+    layer: str | None = None  # the train-ready PyTorch layer for the best, where torchvision cannot compute it
 
     @property
     def best(self) -> Scored:
@@ -121,6 +123,7 @@ class Explanation:
             },
             "assumed": None if self.assumed is None else {**_row(self.assumed), "differences": self.assumption_lines},
             "backend": None if self.engine is None else self.engine.name,
+            "torch_layer": self.layer,
         }
 
 
@@ -310,6 +313,8 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     best = result.best.candidate
     result.matched = compare(problem.pooled(best), reference).matches
     result.command = pool_command(best, *paths, image_size, result.output_size, layout)
+    if result.framework_lines()["torchvision"][0] != "exact":
+        result.layer = layer_text(best, result.output_size)
     if assume:
         like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
         result.assumed = problem.score(like)
@@ -388,6 +393,16 @@ def _framework_matches(quick, confirmed, problem: Problem):
 
 def call_text(candidate: Candidate, output_size) -> str:
     text = candidate.preset.equivalent(candidate.convention, CallSpec(output_size, candidate.spatial_scale))
+    if candidate.reading.times_image:
+        text += "  (boxes multiplied by the image width and height first)"
+    return text
+
+
+def layer_text(candidate: Candidate, output_size) -> str:
+    """The roialign_cli.torch.RoIAlign layer that computes a candidate, with gradients."""
+    spec = CallSpec(output_size, candidate.spatial_scale)
+    options = tuple((k, v) for k, v in candidate.options if candidate.preset.option(k).default != v)
+    text = torch_layer(candidate.convention, spec, candidate.preset.name, options)
     if candidate.reading.times_image:
         text += "  (boxes multiplied by the image width and height first)"
     return text

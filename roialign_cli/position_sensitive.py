@@ -38,3 +38,28 @@ def pool(engine_pool, features, rois, output_size, spatial_scale, conv):
                 out = xp.empty(part.shape, dtype=part.dtype)
             out[:, :, i, j] = part[:, :, i, j]
     return out
+
+
+def pool_backward(engine_backward, grad_output, rois, features_shape, output_size, spatial_scale, conv,
+                  deterministic=False, features=None):  # fmt: skip
+    """The gradient [N, C, H, W] of `pool`: each bin's output gradient sent back, by `engine_backward`
+    (an engine's plain `pool_backward`), into the channels that bin reads."""
+    ph, pw = output_size
+    bins = ph * pw
+    plain = conv.with_(channel_mapping="none")
+    n, channels, height, width = features_shape
+    out = None
+    for i in range(ph):
+        for j in range(pw):
+            group = i * pw + j
+            alone = grad_output * 0  # this bin's gradient only, NumPy or CuPy as given
+            alone[:, :, i, j] = grad_output[:, :, i, j]
+            part = engine_backward(
+                alone, rois, (n, channels // bins, height, width), output_size, spatial_scale, plain,
+                deterministic, None if features is None else features[:, group::bins],
+            )  # fmt: skip
+            if out is None:
+                xp = sys.modules[type(part).__module__.split(".")[0]]
+                out = xp.zeros(tuple(features_shape), dtype=part.dtype)
+            out[:, group::bins] = part
+    return out

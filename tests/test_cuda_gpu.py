@@ -87,3 +87,51 @@ def test_cuda_matches_torchvision_cuda(dtype, aligned, sampling_ratio, rng):
     tolerance = {"float16": 1e-2, "float32": 1e-4, "float64": 1e-9}[dtype]
     np.testing.assert_allclose(actual.get().astype(np.float64), expected.astype(np.float64), rtol=tolerance,
                                atol=tolerance)  # fmt: skip
+
+
+@pytest.mark.parametrize("deterministic", [False, True], ids=["atomic", "ordered"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+@pytest.mark.parametrize("name", list(CONVENTIONS))
+def test_cuda_backward_matches_numpy_engine(name, dtype, deterministic, rng):
+    conv = CONVENTIONS[name]
+    for output_size in OUTPUT_SIZES:
+        features, rois, scale = random_case(rng, conv, dtype)
+        grad = rng.standard_normal((len(rois), features.shape[1], *output_size)).astype(dtype)
+        expected = numpy_engine.pool_backward(grad, rois, features.shape, output_size, scale, conv, features=features)
+        actual = cuda_engine.pool_backward(
+            grad, rois, features.shape, output_size, scale, conv, deterministic, features
+        )
+        assert isinstance(actual, np.ndarray) and actual.dtype == features.dtype
+        assert_matches(actual, expected, dtype)
+
+
+def test_cuda_deterministic_backward_repeats_bit_for_bit(rng):
+    conv = Convention(sample_offset=0.5, min_size=None, sampling_ratio=2)
+    features, rois, scale = random_case(rng, conv, "float32", channels=64)
+    rois = np.concatenate([rois] * 20)  # many rois on the same pixels: atomics would race
+    grad = cupy.asarray(rng.standard_normal((len(rois), 64, 7, 7)).astype(np.float32))
+    first = cuda_engine.pool_backward(grad, rois, features.shape, (7, 7), scale, conv, True)
+    assert isinstance(first, cupy.ndarray)
+    for _ in range(3):
+        again = cuda_engine.pool_backward(grad, rois, features.shape, (7, 7), scale, conv, True)
+        assert cupy.array_equal(first, again)
+
+
+def test_torch_layer_on_cuda_matches_the_cpu(rng):
+    torch = pytest.importorskip("torch")
+    rt = pytest.importorskip("roialign_cli.torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device")
+    features = torch.from_numpy(rng.standard_normal((2, 8, 12, 15)))
+    rois = torch.tensor([[0, 1.0, 2.0, 20.0, 18.0], [1, -3.0, 0.0, 9.0, 30.0]], dtype=torch.float64)
+    outputs = []
+    for device in ("cpu", "cuda"):
+        x = features.to(device).requires_grad_()
+        out = rt.roi_align(
+            x, rois.to(device), (3, 4), 0.5, preset="caffe-ssd-roialign", switches={"coordinates": "absolute"}
+        )
+        out.square().sum().backward()
+        assert out.device.type == device and x.grad.device.type == device
+        outputs.append((out.detach().cpu().numpy(), x.grad.cpu().numpy()))
+    for cpu, gpu in zip(*outputs):
+        np.testing.assert_allclose(gpu, cpu, rtol=1e-10, atol=1e-10)

@@ -10,6 +10,7 @@ from .. import __version__
 from .convert import convert
 from .diff import diff
 from .explain import explain
+from .grad import grad
 from .info import info
 from .levels import levels
 from .onnx import onnx_command
@@ -25,6 +26,7 @@ def main():
 
 
 main.add_command(pool)
+main.add_command(grad)
 main.add_command(convert)
 main.add_command(diff)
 main.add_command(explain)

@@ -29,8 +29,8 @@ def stacked(*decorators):
     return apply
 
 
-def output_size_option(help_text: str):
-    return click.option("--output-size", default="7", show_default=True, help=help_text)
+def output_size_option(help_text: str, default: str | None = "7"):
+    return click.option("--output-size", default=default, show_default=default is not None, help=help_text)
 
 
 def spatial_scale_option(default: str | None, help_text: str):
@@ -95,8 +95,9 @@ class ConventionChoice:
     image_size: str | None
     layout: str
 
-    def size(self) -> tuple[int, int]:
-        return parse_size(self.output_size, "output size")
+    def size(self) -> tuple[int, int] | None:
+        """The output size; None where the command has no default and none was given."""
+        return None if self.output_size is None else parse_size(self.output_size, "output size")
 
     def scale(self):
         """One number, or a (y, x) pair; a preset's stride options (nnapi) set the scale of their axis."""
@@ -132,11 +133,11 @@ def collected(name: str, cls):
     return wrap
 
 
-def convention_options():
-    """What `roialign pool` and its kin take: the call's numbers, the convention, the engine and the image,
-    handed to the command as one `ConventionChoice` argument, `call`."""
+def convention_options(output_size_help="Pooled size: 7, or HxW such as 7x7.", output_size_default: str | None = "7"):
+    """What `roialign pool` and its kin (`grad`) take: the call's numbers, the convention, the engine and the
+    image, handed to the command as one `ConventionChoice` argument, `call`."""
     return stacked(
-        output_size_option("Pooled size: 7, or HxW such as 7x7."),
+        output_size_option(output_size_help, output_size_default),
         spatial_scale_option(
             "1",
             "Feature pixels per box unit, e.g. 0.125 or 1/8 for stride 8; a pair Y,X (height first) where the "

@@ -41,7 +41,7 @@ def pool(features, rois, output, call, level_mapper, as_json):
     if features == "-" and rois == "-":
         raise UserError("only one of FEATURES and ROIS can be read from stdin")
     output = output_destination(output, as_json, "the array")
-    size, options = call.size(), call.options()
+    size, options = call.size(), call.options()  # options first: a bad one fails before any file is read
     convention = call.convention()
     pyramid = pyramid_specs(features)
     if pyramid:
@@ -54,21 +54,31 @@ def pool(features, rois, output, call, level_mapper, as_json):
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
     feature_array = arrayio.load_array(features, "features")
-    parsed = _read_rois(rois, call.image_size, convention, scale)
+    parsed = read_rois(rois, call.image_size, convention, scale)
     result, choice, elapsed = _timed_pool(feature_array, parsed.boxes, size, scale, convention, call)
     if output is not None:
         arrayio.save_array(output, result, inputs=[features, rois])
-    summary = {
-        "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype), "layout": call.layout},
+    summary = summary_of(feature_array, parsed, result, output, call, convention, size, scale, choice.name, elapsed)
+    report(summary, as_json, output, "roialign pool")
+
+
+def summary_of(features, parsed, result, output, call, convention, size, scale, backend, elapsed) -> dict:
+    """What `pool` (and `grad`) print: the inputs, the output, the convention and the engine."""
+    return {
+        "features": {"shape": list(features.shape), "dtype": str(features.dtype), "layout": call.layout},
         "rois": {"count": len(parsed.boxes), "read_as": parsed.layout, "padding_rows_dropped": parsed.dropped},
         "output": {"shape": list(result.shape), "dtype": str(result.dtype), "path": output},
-        "preset": call.preset, "options": options, "convention": convention.switches(),
-        "output_size": list(size), "spatial_scale": scale, "backend": choice.name, "seconds": round(elapsed, 6),
+        "preset": call.preset, "options": call.options(), "convention": convention.switches(),
+        "output_size": list(size), "spatial_scale": scale, "backend": backend, "seconds": round(elapsed, 6),
     }  # fmt: skip
+
+
+def report(summary: dict, as_json: bool, output, title: str) -> None:
+    """The summary as JSON on stdout, or as a table on stderr when stdout carries the array."""
     if as_json:
         print_json(summary)
     else:
-        _print_summary(summary, console(stderr=output == "-"))
+        print_summary(summary, console(stderr=output == "-"), title)
 
 
 def _timed_pool(features, roi_boxes, size, scale, convention, call):
@@ -83,7 +93,7 @@ def _timed_pool(features, roi_boxes, size, scale, convention, call):
     return result, choice, elapsed
 
 
-def _read_rois(path: str, image_size: str | None, convention, scale):
+def read_rois(path: str, image_size: str | None, convention, scale):
     """The rois as parsed Boxes in absolute coordinates: relative ones x --image-size, else as given (with a
     warning when they look relative but the convention reads them as pixels)."""
     from dataclasses import replace
@@ -114,13 +124,13 @@ def _warn_if_relative(roi_boxes, scale) -> None:
         warn(message)
 
 
-def _print_summary(summary, out) -> None:
+def print_summary(summary, out, title: str = "roialign pool") -> None:
     from rich.table import Table
 
     from ..conventions import format_value
     from ..equivalents import scale_text
 
-    table = Table(title="roialign pool", show_header=False, title_justify="left")
+    table = Table(title=title, show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column()
     f, r, o = summary["features"], summary["rois"], summary["output"]

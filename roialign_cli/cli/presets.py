@@ -43,7 +43,8 @@ _CALL_OPTIONS = stacked(
 @reports_errors
 def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, mode, option_items):
     """The presets: every framework convention roialign reproduces, with its switches, options,
-    max mode, traps and the equivalent call in the framework itself.
+    max mode, traps, the equivalent call in the framework itself, and a train-ready PyTorch call
+    (torchvision's, or roialign_cli.torch.RoIAlign where no torchvision call computes it).
 
     Without NAME, a table of all presets and of the level mappers (FPN); with NAME (or an alias),
     that preset or level mapper in detail. The
@@ -72,14 +73,16 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
     if level_mappers.find(name) and name not in registry.names():  # a preset's name wins
         return level_mappers.show(level_mappers.find(name), as_json)
     preset = registry.get(name)
-    described = _describe(preset, registry.resolve(preset.name, **changes), spec)
+    described = _describe(preset, registry.resolve(preset.name, **changes), spec, changes["options"])
     if as_json:
         print_json({"call": _spec_json(spec), **described})
     else:
         _print_detail(described, spec)
 
 
-def _describe(preset, convention, spec) -> dict:
+def _describe(preset, convention, spec, options=None) -> dict:
+    from ..torch_calls import pytorch_call
+
     return {
         "name": preset.name,
         "aliases": list(preset.aliases),
@@ -101,6 +104,8 @@ def _describe(preset, convention, spec) -> dict:
         ],
         "traps": [{"key": t.key, "text": t.text} for t in preset.traps],
         "equivalent": preset.equivalent(convention, spec),
+        # train-ready in PyTorch: torchvision's call, or roialign's layer where no torchvision call computes it
+        "pytorch": pytorch_call(convention, spec, preset.name, tuple((options or {}).items())),
     }
 
 
@@ -157,7 +162,12 @@ def _print_table(described: list, spec) -> None:
     table.add_column(f"frameworks it stands for, switches that differ from {BASELINE}, call", overflow="fold")
     for p in described:
         name = f"[bold]{p['name']}[/bold]" + "".join(f"\n[dim]= {alias}[/dim]" for alias in p["aliases"])
-        lines = (("for", p["reproduces"]), ("differs", _differences_text(p, baseline)), ("call", p["equivalent"]))
+        lines = (
+            ("for", p["reproduces"]),
+            ("differs", _differences_text(p, baseline)),
+            ("call", p["equivalent"]),
+            ("pytorch", p["pytorch"]),
+        )
         table.add_row(name, "\n".join(f"[bold]{label}:[/bold] {escape(text)}" for label, text in lines))
     console(stderr=False).print(table)
 
@@ -202,3 +212,5 @@ def _print_detail(p: dict, spec) -> None:
     size = f"{spec.output_size[0]}x{spec.output_size[1]}"
     out.print(f"[bold]equivalent call[/bold] (output {size}, spatial scale {scale_text(spec.spatial_scale)}):")
     out.print(f"  {escape(p['equivalent'])}", soft_wrap=True)
+    out.print("[bold]in PyTorch, with gradients[/bold] (train-ready):")
+    out.print(f"  {escape(p['pytorch'])}", soft_wrap=True)

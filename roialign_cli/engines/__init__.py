@@ -1,8 +1,9 @@
 """Engines run a convention over features and rois; this module names them and picks one.
 
-Every engine is a module with the same function, `pool(features, rois, output_size,
-spatial_scale, convention)`, over inputs validated once by `roialign_cli.api` (the `Engine`
-protocol). The modules pool plain channels; the engines `get` returns add the position-sensitive
+Every engine is a module with the same two functions, `pool(features, rois, output_size,
+spatial_scale, convention)` and its gradient `pool_backward(grad_output, rois, features_shape,
+output_size, spatial_scale, convention, deterministic, features)`, over inputs validated once by
+`roialign_cli.api` (the `Engine` protocol). The modules pool plain channels; the engines `get` returns add the position-sensitive
 channel mapping (`roialign_cli.position_sensitive`) where a module does not compute it itself. `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a
 usable GPU; `reference` is the plain loop the others are tested against; `auto` takes CUDA where
 it is usable (or where the features already live on a GPU) and NumPy else.
@@ -25,6 +26,14 @@ BACKENDS = ("auto", *ENGINES)
 class Engine(Protocol):
     def pool(self, features, rois, output_size, spatial_scale: float, convention): ...
 
+    def pool_backward(
+        self, grad_output, rois, features_shape, output_size, spatial_scale: float, convention,
+        deterministic: bool = False, features=None,
+    ):  # fmt: skip
+        """The gradient [N, C, H, W] with respect to the features, for `grad_output` [K, C, PH, PW].
+        Max pooling needs the `features` (to find the selected samples); `deterministic` asks for
+        sums in a fixed order where an engine would otherwise add atomically (CUDA)."""
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -38,7 +47,8 @@ class Choice:
 
 @dataclass(frozen=True)
 class _Registered:
-    """An engine module, with the position-sensitive mapping added where the module lacks it."""
+    """An engine module, with the position-sensitive mapping added where the module lacks it (the
+    gradient's everywhere)."""
 
     module: ModuleType
 
@@ -48,6 +58,18 @@ class _Registered:
 
             return position_sensitive.pool(self.module.pool, features, rois, output_size, spatial_scale, convention)
         return self.module.pool(features, rois, output_size, spatial_scale, convention)
+
+    def pool_backward(self, grad_output, rois, features_shape, output_size, spatial_scale, convention, *args, **kw):
+        if convention.channel_mapping == "position-sensitive":
+            from .. import position_sensitive
+
+            return position_sensitive.pool_backward(
+                self.module.pool_backward, grad_output, rois, features_shape, output_size, spatial_scale, convention,
+                *args, **kw,
+            )  # fmt: skip
+        return self.module.pool_backward(
+            grad_output, rois, features_shape, output_size, spatial_scale, convention, *args, **kw
+        )
 
     def __getattr__(self, name):  # the module's other functions (availability, describe, ...)
         return getattr(self.module, name)
@@ -86,3 +108,10 @@ def choose(backend: str, features=None) -> Choice:
 
 def run(choice: Choice, features, rois, output_size, spatial_scale, convention):
     return choice.engine.pool(features, rois, output_size, spatial_scale, convention)
+
+
+def run_backward(choice: Choice, grad_output, rois, features_shape, output_size, spatial_scale, convention,
+                 deterministic=False, features=None):  # fmt: skip
+    return choice.engine.pool_backward(
+        grad_output, rois, features_shape, output_size, spatial_scale, convention, deterministic, features
+    )

@@ -1,6 +1,7 @@
 """The CUDA engine: kernels/roi_align.cu compiled at run time with NVRTC through CuPy.
 
-One kernel serves every convention: the switches travel as scalar arguments. CuPy is imported
+One kernel serves every convention: the switches travel as scalar arguments. The backward
+kernels (kernels/roi_align_backward.cu) are compiled with the forward file in one program. CuPy is imported
 inside the functions, so that importing the engines (and `roialign --help`) never pays for it
 and a machine without CuPy still runs the NumPy engine.
 """
@@ -15,20 +16,31 @@ from ..errors import BackendUnavailable, InputError
 from .kernel_source import kernel_path, read_kernel
 
 ROI_ALIGN = "roi_align.cu"
-# Every kernel file, and the template instantiation compiled from it for each features dtype.
+ROI_ALIGN_BACKWARD = "roi_align_backward.cu"
+# Every kernel file and the kernels (templates) it defines; each is instantiated for every dtype.
 KERNELS = {
-    ROI_ALIGN: {
-        "float16": "roi_align_forward<__half>",
-        "float32": "roi_align_forward<float>",
-        "float64": "roi_align_forward<double>",
-    },
+    ROI_ALIGN: ("roi_align_forward",),
+    ROI_ALIGN_BACKWARD: ("roi_align_select", "roi_align_backward_atomic", "roi_align_backward_ordered"),
 }
+DTYPES = {"float16": "__half", "float32": "float", "float64": "double"}
+# The files a kernel file builds on: compiled before it, in one program.
+BUILDS_ON = {ROI_ALIGN_BACKWARD: (ROI_ALIGN,)}
 # Contracting a + b * c into one fused multiply-add would round once where NumPy rounds twice:
 # sample positions, and with them floors, could differ from the NumPy engine's.
 COMPILE_OPTIONS = ("--fmad=false",)
 THREADS = 256
 WARP = 32
 MAX_BLOCKS = 2**31 - 1
+
+
+def instantiation(kernel: str, dtype: str) -> str:
+    """The name expression of `kernel` for features of `dtype`, e.g. 'roi_align_forward<float>'."""
+    return f"{kernel}<{DTYPES[dtype]}>"
+
+
+def program_source(name: str) -> str:
+    """The source compiled for kernel file `name`: the files it builds on, then the file itself."""
+    return "\n".join(read_kernel(part) for part in (*BUILDS_ON.get(name, ()), name))
 
 
 def availability() -> tuple[bool, str]:
@@ -185,10 +197,32 @@ def pool(features, rois, output_size, spatial_scale, conv: Convention):
     device = features.device if on_device else cupy.cuda.Device()
 
     def run(blocks, threads, arguments):
-        _kernel(device.id, str(features.dtype))((blocks,), (threads,), arguments)
+        _kernel(device.id, ROI_ALIGN, "roi_align_forward", str(features.dtype))((blocks,), (threads,), arguments)
 
     with device:
         out = launch(cupy, run, features, rois, output_size, spatial_scale, conv)
+    return out if on_device else out.get()
+
+
+def pool_backward(
+    grad_output, rois, features_shape, output_size, spatial_scale, conv: Convention, deterministic=False,
+    features=None,
+):  # fmt: skip
+    """The gradient [N, C, H, W] with respect to the features for `grad_output` [K, C, PH, PW] (NumPy or
+    CuPy; the result is the same kind, on its device). atomicAdd by default; `deterministic` runs the
+    fixed-order kernel. Max pooling needs the `features`."""
+    import cupy
+
+    on_device = isinstance(grad_output, cupy.ndarray)
+    device = grad_output.device if on_device else cupy.cuda.Device()
+
+    def run(kernel, blocks, threads, arguments):
+        dtype = str(grad_output.dtype)
+        _kernel(device.id, ROI_ALIGN_BACKWARD, kernel, dtype)((blocks,), (threads,), arguments)
+
+    with device:
+        out = launch_backward(cupy, run, grad_output, rois, features_shape, output_size, spatial_scale, conv,
+                              deterministic, features)  # fmt: skip
     return out if on_device else out.get()
 
 
@@ -208,19 +242,51 @@ def launch(xp, kernel, features, rois, output_size, spatial_scale, conv: Convent
     return out
 
 
-@functools.lru_cache(maxsize=None)
-def _module(device_id: int):
+def launch_backward(xp, kernel, grad_output, rois, features_shape, output_size, spatial_scale: float,
+                    conv: Convention, deterministic: bool, features):  # fmt: skip
+    """Lay out the arguments of the backward kernels with array module `xp` and run them through
+    `kernel(name, blocks, threads, arguments)`: roi_align_select for max pooling, then the atomic or
+    the ordered scatter into a zeroed channels-last buffer in the compute precision. Returns the
+    gradient [N, C, H, W] in the dtype of `grad_output`."""
+    n, channels, height, width = features_shape
+    compute = xp.float64 if grad_output.dtype == xp.float64 else xp.float32
+    total = xp.zeros((n, height, width, channels), dtype=compute)
+    if grad_output.size and total.size:
+        blocks, tile = launch_shape(len(rois), channels)
+        scalars = kernel_arguments(features_shape, output_size, spatial_scale, conv, tile)
+        boxes = xp.ascontiguousarray(xp.asarray(rois, dtype=xp.float64))
+        grads = xp.ascontiguousarray(xp.asarray(grad_output))
+        selected = xp.empty(1, dtype=xp.int64)  # average pooling reads none
+        if conv.pooling != "avg":
+            if features is None:
+                raise ValueError("max pooling's gradient needs the features (the selected samples depend on them)")
+            pixels = xp.ascontiguousarray(xp.asarray(features, dtype=grad_output.dtype).transpose(0, 2, 3, 1))
+            selected = xp.empty(grad_output.shape, dtype=xp.int64)
+            kernel("roi_align_select", blocks, THREADS, (pixels, boxes, selected, *scalars))
+        if deterministic:
+            import numpy as np
+
+            threads = n * height * channels
+            counts = (np.int32(len(rois)), np.int32(n))
+            kernel("roi_align_backward_ordered", -(-threads // THREADS), THREADS,
+                   (grads, boxes, selected, total, *counts, *scalars))  # fmt: skip
+        else:
+            kernel("roi_align_backward_atomic", blocks, THREADS, (grads, boxes, selected, total, *scalars))
+    return xp.ascontiguousarray(total.transpose(0, 3, 1, 2)).astype(grad_output.dtype, copy=False)
+
+
+@functools.cache
+def _module(device_id: int, name: str):
+    import cupy
+
+    expressions = tuple(instantiation(k, d) for k in KERNELS[name] for d in DTYPES)
+    with cupy.cuda.Device(device_id):
+        return cupy.RawModule(code=program_source(name), options=COMPILE_OPTIONS, name_expressions=expressions)
+
+
+@functools.cache
+def _kernel(device_id: int, name: str, kernel: str, dtype: str):
     import cupy
 
     with cupy.cuda.Device(device_id):
-        return cupy.RawModule(
-            code=read_kernel(ROI_ALIGN), options=COMPILE_OPTIONS, name_expressions=tuple(KERNELS[ROI_ALIGN].values())
-        )
-
-
-@functools.lru_cache(maxsize=None)
-def _kernel(device_id: int, dtype: str):
-    import cupy
-
-    with cupy.cuda.Device(device_id):
-        return _module(device_id).get_function(KERNELS[ROI_ALIGN][dtype])
+        return _module(device_id, name).get_function(instantiation(kernel, dtype))

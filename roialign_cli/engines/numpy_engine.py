@@ -378,3 +378,12 @@ def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int) -> Non
             out[p0 : p0 + part.shape[1], :cb] = part.T
 
     each(copy, range(0, pixels, share))
+
+
+def pool_backward(
+    grad_output, rois, features_shape, output_size, spatial_scale, conv, deterministic=False, features=None
+):
+    """The gradient with respect to the features: see `numpy_backward` (deterministic in any case)."""
+    from .numpy_backward import pool_backward
+
+    return pool_backward(grad_output, rois, features_shape, output_size, spatial_scale, conv, deterministic, features)

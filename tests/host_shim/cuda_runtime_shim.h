@@ -18,3 +18,10 @@ inline thread_local dim3 blockIdx, threadIdx, blockDim, gridDim;
 
 using std::ceil;
 using std::floor;
+
+// Threads run one after the other, so an atomic add is a plain one.
+template <typename T> inline T atomicAdd(T* address, T value) {
+    const T old = *address;
+    *address = old + value;
+    return old;
+}

@@ -1,5 +1,6 @@
-// Host launcher for kernels/roi_align.cu: the file itself, compiled as C++ with
-// cuda_runtime_shim.h, and one extern "C" entry per instantiation that runs a 1-D grid serially.
+// Host launcher for kernels/roi_align.cu and roi_align_backward.cu: the files themselves, compiled
+// as C++ with cuda_runtime_shim.h, and one extern "C" entry per instantiation (named KERNEL_DTYPE)
+// that runs a 1-D grid serially.
 // Arguments come as cuLaunchKernel takes them: an array of pointers to each argument's value.
 
 #include <cstddef>
@@ -7,6 +8,7 @@
 #include <utility>
 
 #include "roi_align.cu"
+#include "roi_align_backward.cu"
 
 namespace {
 
@@ -30,14 +32,20 @@ void run_grid(void (*kernel)(A...), unsigned blocks, unsigned threads, void** ar
 
 }  // namespace
 
+#define ROIALIGN_ENTRIES(kernel)                                                        \
+    void kernel##_float16(unsigned blocks, unsigned threads, void** args) {             \
+        run_grid(&kernel<__half>, blocks, threads, args);                               \
+    }                                                                                   \
+    void kernel##_float32(unsigned blocks, unsigned threads, void** args) {             \
+        run_grid(&kernel<float>, blocks, threads, args);                                \
+    }                                                                                   \
+    void kernel##_float64(unsigned blocks, unsigned threads, void** args) {             \
+        run_grid(&kernel<double>, blocks, threads, args);                               \
+    }
+
 extern "C" {
-void roi_align_forward_float16(unsigned blocks, unsigned threads, void** args) {
-    run_grid(&roi_align_forward<__half>, blocks, threads, args);
-}
-void roi_align_forward_float32(unsigned blocks, unsigned threads, void** args) {
-    run_grid(&roi_align_forward<float>, blocks, threads, args);
-}
-void roi_align_forward_float64(unsigned blocks, unsigned threads, void** args) {
-    run_grid(&roi_align_forward<double>, blocks, threads, args);
-}
+ROIALIGN_ENTRIES(roi_align_forward)
+ROIALIGN_ENTRIES(roi_align_select)
+ROIALIGN_ENTRIES(roi_align_backward_atomic)
+ROIALIGN_ENTRIES(roi_align_backward_ordered)
 }
