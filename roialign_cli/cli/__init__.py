@@ -10,12 +10,13 @@ from .. import __version__
 from .convert import convert
 from .diff import diff
 from .explain import explain
+from .group import OneLineGroup
 from .info import info
 from .pool import pool
 from .presets import presets
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="roialign")
 def main():
     """RoIAlign, reproducible across Caffe, PyTorch, ONNX Runtime, TensorRT, OpenVINO and TensorFlow."""
