@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import engines
 from .conventions import Convention
+from .limits import check_work
 from .presets import resolve
 from .validation import check_features, check_output_size, check_rois
 
@@ -40,6 +41,7 @@ def pool(features, rois, output_size, spatial_scale, convention: Convention, bac
     check_features(tuple(features.shape), features.dtype)
     output_size = check_output_size(output_size)
     rois = check_rois(_to_host(rois), features.shape[0])
+    check_work(rois, features, output_size, float(spatial_scale), convention)
     choice = engines.choose(backend, features)
     return engines.run(choice, features, rois, output_size, float(spatial_scale), convention), choice
 

@@ -379,10 +379,7 @@ def load(spec: str, fmt: str):
 
 def save(out: str, output, inputs=()) -> None:
     """Write what `write` made to `out` (`-`: stdout): an .npz for dicts, else an .npy."""
-    if isinstance(output, dict):
-        arrayio.save_npz(out, output, inputs)
-    else:
-        arrayio.save_array(out, output, inputs)
+    arrayio.save_all([(out, output)], inputs)
 
 
 # ---------------------------------------------------------------- what `roialign pool` reads

@@ -79,6 +79,7 @@ class Explanation:
     command: str = ""  # the `roialign pool` command that reproduces the best
     assumed: Scored | None = None
     assumption_lines: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. candidates skipped as too costly
 
     @property
     def best(self) -> Scored:
@@ -116,6 +117,7 @@ class Explanation:
                 for (name, (status, text)), (s, _) in zip(self.framework_lines().items(), self.frameworks.values())
             },
             "assumed": None if self.assumed is None else {**_row(self.assumed), "differences": self.assumption_lines},
+            "notes": self.notes,
         }
 
 
@@ -238,6 +240,7 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     """Search, then check the best against the tolerance of `roialign diff`, and compare it with
     what the user assumed. `paths` name the files in the reproducing command."""
     from .compare import compare
+    from .limits import check_work
 
     features, rois, reference = _checked(features, rois, reference)
     result = search(features, rois, reference, image_size=image_size, spatial_scale=spatial_scale, top=top)
@@ -248,6 +251,8 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     result.command = pool_command(best, *paths, image_size, result.output_size)
     if assume:
         like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
+        check_work(_engine_rois(rois, like.reading, image_size), features, result.output_size, like.spatial_scale,
+                   like.convention)
         result.assumed = score(like, features, rois, reference, result.output_size, image_size)
         result.assumption_lines = explain_assumption(result.assumed, result.best)
     return result
@@ -276,15 +281,31 @@ def search(features, rois, reference, *, image_size=None, spatial_scale=None, to
     """Score every candidate on a subset, confirm the leaders on everything, rank them."""
     reference = np.asarray(reference, dtype=np.float64)
     output_size = (int(reference.shape[2]), int(reference.shape[3]))
-    pool = candidates(rois, features.shape, image_size, spatial_scale)
+    pool, notes = _affordable(candidates(rois, features.shape, image_size, spatial_scale), features, rois,
+                              output_size, image_size)
     ri, ci = _subset(len(rois), SUBSET_ROIS), _subset(features.shape[1], SUBSET_CHANNELS)
     sub = (np.ascontiguousarray(features[:, ci]), rois[ri], reference[ri][:, ci])
     quick = rank([score(c, *sub, output_size, image_size) for c in pool])
     full = (features, rois, reference, output_size, image_size)
     confirmed = rank([score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]])
-    explanation = Explanation(confirmed, len(pool), output_size, image_size)
+    explanation = Explanation(confirmed, len(pool), output_size, image_size, notes=notes)
     explanation.frameworks = _framework_matches(quick, confirmed, full)
     return explanation
+
+
+def _affordable(pool: list[Candidate], features, rois, output_size, image_size) -> tuple[list[Candidate], list[str]]:
+    """The candidates within a share of the work limit (see `limits`), and a note on those skipped."""
+    from .errors import InputError
+    from .limits import EXPLAIN_SHARE, work_problem
+
+    problems = [work_problem(_engine_rois(rois, c.reading, image_size), features, output_size, c.spatial_scale,
+                             c.convention, share=EXPLAIN_SHARE) for c in pool]
+    kept = [c for c, problem in zip(pool, problems) if problem is None]
+    skipped = [problem for problem in problems if problem is not None]
+    if not kept:
+        raise InputError(f"every candidate is too costly to try: {skipped[0]}")
+    notes = [f"{len(skipped)} of {len(pool)} candidates skipped as too costly, e.g.: {skipped[0]}"] if skipped else []
+    return kept, notes
 
 
 FRAMEWORKS = {

@@ -96,10 +96,10 @@ def boxes(source, output, from_format, to_format, from_space, to_space, image_si
     )
     if target.batch == "separate" and batch_out is None:
         _check_batch_kept(conversion.result.batch, to_format)
-    if output is not None:
-        box_io.save(output, conversion.output, inputs)
+    written = [(output, conversion.output)] if output is not None else []
     if batch_out is not None:
-        arrayio.save_array(batch_out, box_io.integer_batch(conversion.result, "--batch-out"), inputs)
+        written.append((batch_out, box_io.integer_batch(conversion.result, "--batch-out")))
+    arrayio.save_all(written, inputs)  # the boxes and their batch indices land together or not at all
 
     summary = _summary(conversion, source, output, batch_out)
     _preview(conversion, summary, console(stderr=True))

@@ -257,9 +257,15 @@ class _Plan:
 
     def taps(self, sel) -> tuple[AxisTaps, AxisTaps]:
         ct, conv = self.ct, self.conv
-        ty = axis_taps(sample_positions(self.y, sel, self.ph, self.height, conv, ct), self.y.grid[sel], self.height, conv, ct)
-        tx = axis_taps(sample_positions(self.x, sel, self.pw, self.width, conv, ct), self.x.grid[sel], self.width, conv, ct)
-        return ty, tx
+        ys = _near_map(sample_positions(self.y, sel, self.ph, self.height, conv, ct), self.height)
+        xs = _near_map(sample_positions(self.x, sel, self.pw, self.width, conv, ct), self.width)
+        return axis_taps(ys, self.y.grid[sel], self.height, conv, ct), axis_taps(xs, self.x.grid[sel], self.width, conv, ct)
+
+
+def _near_map(positions: np.ndarray, length: int) -> np.ndarray:
+    """Samples beyond [-1, length] read nothing under every border rule: bringing them to just
+    outside the map keeps their floor() inside int64 for boxes at 1e20 and beyond."""
+    return np.clip(np.nan_to_num(positions, nan=-2, posinf=length + 1, neginf=-2), -2, length + 1)
 
 
 def _prepare_avg(plan: _Plan, sel):
@@ -398,7 +404,7 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
     n, c, h, w = features.shape
     ph, pw = output_size
     out = np.empty((len(rois), c, ph, pw), dtype=features.dtype)
-    if len(rois) == 0:
+    if out.size == 0:  # no rois, or no channels: nothing to pool
         return out
     plan = _Plan(rois, features.shape, output_size, spatial_scale, conv, ct)
     prepare = _prepare_avg if conv.pooling == "avg" else _prepare_max
