@@ -48,7 +48,8 @@ class OneLineGroup(click.Group):
         code = 0
         try:
             with sigterm_raises():
-                returned = super().main(args, prog_name or "roialign", complete_var, standalone_mode=False, **extra)
+                # the messages name the installed command, however this process was started (`python -m`, tests)
+                returned = super().main(args, "roialign", complete_var, standalone_mode=False, **extra)
             code = returned if isinstance(returned, int) else 0
         except click.UsageError as exc:
             _say(usage_line(exc))
