@@ -19,6 +19,7 @@ import numpy as np
 
 from . import output_files
 from .errors import InputError
+from .output_files import is_stdout  # the CLI asks it to know where its summary may go
 
 STDIO = "-"
 
@@ -203,7 +204,7 @@ def _same_file(a: str, b: str) -> bool:
 def check_output_path(out: str, inputs: list[str]) -> None:
     """Refuse, before any work, an output that would overwrite an input, binary data on a terminal,
     or a path that cannot be written (see `output_files.check_target`)."""
-    if out == STDIO:
+    if is_stdout(out):
         if sys.stdout.isatty():
             raise InputError("refusing to write a binary .npy array to a terminal; pipe it or give -o FILE")
         return

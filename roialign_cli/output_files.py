@@ -63,7 +63,29 @@ def describe_os_error(path: str, exc: OSError) -> str:
         errno.EPERM: "permission denied",
         errno.EISDIR: "it is a directory",
     }
-    return f"cannot write {path}: {reasons.get(exc.errno, exc.strerror or type(exc).__name__)}"
+    if exc.errno is None and _disk_full(path):  # NumPy's tofile reports a short write without errno
+        return f"cannot write {path}: no space left on device"
+    return f"cannot write {path}: {reasons.get(exc.errno, exc.strerror or str(exc) or type(exc).__name__)}"
+
+
+def _disk_full(path: str) -> bool:
+    try:
+        disk = os.statvfs(os.path.dirname(os.path.realpath(path)) or ".")
+    except OSError:
+        return False
+    return disk.f_bavail * disk.f_frsize < COPY_BYTES
+
+
+def is_stdout(path: str) -> bool:
+    """`-`, or a path naming the file this process's stdout is (`/dev/stdout`, `/dev/fd/1`, a redirect):
+    written through sys.stdout, so that it and anything printed after it keep their order."""
+    if path == STDIO:
+        return True
+    try:
+        mine, theirs = os.fstat(sys.stdout.fileno()), os.stat(path)
+    except (OSError, ValueError, AttributeError):  # no such path, or stdout is no file (tests)
+        return False
+    return (mine.st_dev, mine.st_ino) == (theirs.st_dev, theirs.st_ino)
 
 
 def writes_into(path: str) -> bool:
@@ -133,7 +155,7 @@ def _discard(staged) -> None:
 def _stage(path: str, write: Writer) -> _Staged:
     check_target(path)
     try:
-        if path == STDIO:
+        if is_stdout(path):
             return _Spooled(path, write, None)
         if writes_into(path):
             return _Spooled(path, write, path)

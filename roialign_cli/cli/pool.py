@@ -99,7 +99,7 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     if as_json:
         print_json(summary)
     else:
-        _print_summary(summary, console(stderr=output == "-"))
+        _print_summary(summary, console(stderr=output is not None and arrayio.is_stdout(output)))
 
 
 def _print_summary(summary, out) -> None:
