@@ -77,9 +77,27 @@ POOL = [
     (["f.npy", "r_empty.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npz", "r.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npy", "r_1e30.npy", "--sampling-ratio", "2", "-o", "{out}/o.npy"], 0, None),
-    (["f.npy", "r_1e20.npy", "--preset", "onnxruntime", "--mode", "max", "--sampling-ratio", "2", "-o", "{out}/o.npy"],
-     0, None),
-    (["f.npy", "r_1e20.npy", "--preset", "mmcv", "--mode", "max", "--sampling-ratio", "2", "-o", "{out}/o.npy"], 0, None),
+    (
+        [
+            "f.npy",
+            "r_1e20.npy",
+            "--preset",
+            "onnxruntime",
+            "--mode",
+            "max",
+            "--sampling-ratio",
+            "2",
+            "-o",
+            "{out}/o.npy",
+        ],
+        0,
+        None,
+    ),
+    (
+        ["f.npy", "r_1e20.npy", "--preset", "mmcv", "--mode", "max", "--sampling-ratio", "2", "-o", "{out}/o.npy"],
+        0,
+        None,
+    ),
     (["f.npy", "r_1e20.npy", "--preset", "openvino-max", "--sampling-ratio", "3", "-o", "{out}/o.npy"], 0, None),
 ]
 
@@ -98,13 +116,19 @@ CONVERT = [
     (["r.npy", "--from", "rois5", "--to", "xyxy", "--batch-index", "x"], 2, "--batch-index"),
     (["det.npy", "--from", "ssd", "--to", "rois5", "--image-size", "10x10", "--min-score", "high"], 2, "--min-score"),
     (["det.npy", "--from", "ssd", "--to", "rois5", "--image-size", "10x10", "--labels", "x"], 2, "--labels"),
-    (["r.npy", "--from", "rois5", "--to", "xyxy", "-o", "{out}/o.npy", "--batch-out", "{out}/nodir/b.npy"], 2,
-     "does not exist"),
+    (
+        ["r.npy", "--from", "rois5", "--to", "xyxy", "-o", "{out}/o.npy", "--batch-out", "{out}/nodir/b.npy"],
+        2,
+        "does not exist",
+    ),
     (["r.npy", "--from", "rois5", "--to", "xyxy", "-o", "{out}/o.npy", "--batch-out", "adir"], 2, "is a directory"),
     (["r.npy", "--from", "rois5", "--to", "xyxy", "-o", "{out}/o.npy", "--batch-out", ""], 2, "output path is empty"),
     (["r.npy", "--from", "rois5", "--to", "xyxy", "-o", "{out}/o.npy", "--batch-out", "r.npy"], 2, "also an input"),
-    (["r.npy", "--from", "rois5", "--to", "xyxy", "-o", "{out}/o.npy", "--batch-out", "{out}/o.npy"], 2,
-     "different files"),
+    (
+        ["r.npy", "--from", "rois5", "--to", "xyxy", "-o", "{out}/o.npy", "--batch-out", "{out}/o.npy"],
+        2,
+        "different files",
+    ),
     (["r.npy", "--from", "rois5", "--to", "rois5", "-o", ""], 2, "output path is empty"),
     (["r.npy", "--from", "rois5", "--to", "xyxy", "--batch-file", "batch_short.npy"], 2, "batch"),
     # unusual but valid
@@ -229,8 +253,10 @@ def test_usage_errors_name_the_command_to_read(cli):
         "roialign: error: Invalid value for '--sampling-ratio': '1e9' is not a valid integer. "
         "(see 'roialign pool --help')"
     )
-    assert cli("convert", "boxes", "x.npy", "--from", "ssd").stderr.strip().endswith(
-        "(see 'roialign convert boxes --help')"
+    assert (
+        cli("convert", "boxes", "x.npy", "--from", "ssd")
+        .stderr.strip()
+        .endswith("(see 'roialign convert boxes --help')")
     )
 
 

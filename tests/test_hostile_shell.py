@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import subprocess_env
 from hostile_files import listing, make_corpus
 
@@ -28,13 +27,17 @@ def corpus(tmp_path):
 
 
 def run(args, cwd, **kwargs):
-    return subprocess.run([*ROIALIGN, *map(str, args)], cwd=cwd, env=subprocess_env(), capture_output=True, **kwargs)
+    return subprocess.run(
+        [*ROIALIGN, *map(str, args)], cwd=cwd, env=subprocess_env(), check=False, capture_output=True, **kwargs
+    )
 
 
 def bash(script: str, cwd):
     env = subprocess_env()
     env["ROIALIGN"] = " ".join(ROIALIGN)
-    return subprocess.run(["bash", "-o", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True, text=True)
+    return subprocess.run(
+        ["bash", "-o", "pipefail", "-c", script], cwd=cwd, env=env, check=False, capture_output=True, text=True
+    )
 
 
 def one_line(stderr) -> str:
@@ -49,8 +52,10 @@ def one_line(stderr) -> str:
 
 def test_a_closed_pipe_ends_quietly_and_not_with_success(corpus):
     np.save(corpus / "wide.npy", np.zeros((2, 256, 24, 32), np.float32))  # 150 KB out: more than a pipe holds
-    result = bash("$ROIALIGN pool wide.npy r.npy --backend numpy -o - | head -c 10 > /dev/null; "
-                  "echo \"status ${PIPESTATUS[0]}\"", corpus)
+    result = bash(
+        '$ROIALIGN pool wide.npy r.npy --backend numpy -o - | head -c 10 > /dev/null; echo "status ${PIPESTATUS[0]}"',
+        corpus,
+    )
     status = int(result.stdout.split()[-1])
     assert status in (1, 128 + signal.SIGPIPE), result.stderr
     assert "Traceback" not in result.stderr and "roialign pool" not in result.stderr  # no summary after the loss
@@ -113,7 +118,10 @@ def test_a_signal_while_the_output_is_staged_leaves_nothing(corpus, signum, stat
     before = listing(corpus)
     process = subprocess.Popen(
         [sys.executable, "-c", SLOW_WRITER, "pool", "f.npy", "r.npy", "--backend", "numpy", "-o", "out.npy"],
-        cwd=corpus, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        cwd=corpus,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 60
     while not (corpus / "ready").exists():
@@ -152,7 +160,9 @@ def _as_other_user():
         return []
     if shutil.which("setpriv") is None:
         pytest.skip("running as root without setpriv: cannot become another user")
-    probe = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "true"], capture_output=True)
+    probe = subprocess.run(
+        ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "true"], check=False, capture_output=True
+    )
     if probe.returncode != 0:
         pytest.skip(f"setpriv cannot switch user here: {probe.stderr.decode().strip()}")
     return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -174,7 +184,7 @@ def user_dir():
 def run_as(prefix, args, cwd):
     env = subprocess_env()
     env["HOME"] = str(cwd)
-    return subprocess.run([*prefix, *ROIALIGN, *map(str, args)], cwd=cwd, env=env, capture_output=True)
+    return subprocess.run([*prefix, *ROIALIGN, *map(str, args)], cwd=cwd, env=env, check=False, capture_output=True)
 
 
 def test_other_user_unreadable_input(user_dir):
@@ -206,8 +216,23 @@ def test_other_user_two_outputs_land_together_or_not_at_all(user_dir):
         os.chown(mine, 65534, 65534)
     locked = path / "locked"
     locked.mkdir(mode=0o555)
-    result = run_as(prefix, ["convert", "boxes", "r.npy", "--from", "rois5", "--to", "xyxy", "-o", mine / "o.npy",
-                             "--batch-out", locked / "b.npy"], path)
+    result = run_as(
+        prefix,
+        [
+            "convert",
+            "boxes",
+            "r.npy",
+            "--from",
+            "rois5",
+            "--to",
+            "xyxy",
+            "-o",
+            mine / "o.npy",
+            "--batch-out",
+            locked / "b.npy",
+        ],
+        path,
+    )
     assert result.returncode == 2 and "not writable" in one_line(result.stderr)
     assert listing(mine) == set()
 
@@ -233,7 +258,9 @@ def small_disk(tmp_path):
         pytest.skip("a small tmpfs needs root")
     disk = tmp_path / "disk"
     disk.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], capture_output=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)], check=False, capture_output=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     yield disk
