@@ -281,10 +281,10 @@ def search(features, rois, reference, *, image_size=None, spatial_scale=None, to
     """Score every candidate on a subset, confirm the leaders on everything, rank them."""
     reference = np.asarray(reference, dtype=np.float64)
     output_size = (int(reference.shape[2]), int(reference.shape[3]))
-    pool, notes = _affordable(candidates(rois, features.shape, image_size, spatial_scale), features, rois,
-                              output_size, image_size)
     ri, ci = _subset(len(rois), SUBSET_ROIS), _subset(features.shape[1], SUBSET_CHANNELS)
     sub = (np.ascontiguousarray(features[:, ci]), rois[ri], reference[ri][:, ci])
+    pool, notes = _affordable(candidates(rois, features.shape, image_size, spatial_scale), sub[:2],
+                              (features, rois), output_size, image_size)
     quick = rank([score(c, *sub, output_size, image_size) for c in pool])
     full = (features, rois, reference, output_size, image_size)
     confirmed = rank([score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]])
@@ -293,13 +293,19 @@ def search(features, rois, reference, *, image_size=None, spatial_scale=None, to
     return explanation
 
 
-def _affordable(pool: list[Candidate], features, rois, output_size, image_size) -> tuple[list[Candidate], list[str]]:
-    """The candidates within a share of the work limit (see `limits`), and a note on those skipped."""
+def _affordable(pool: list[Candidate], subset, full, output_size, image_size) -> tuple[list[Candidate], list[str]]:
+    """The candidates whose score on the subset takes a share of the time limit, and whose score on
+    all the data (the leaders', a few of them) takes a larger share (see `limits`); a note on those skipped."""
     from .errors import InputError
     from .limits import EXPLAIN_SHARE, work_problem
 
-    problems = [work_problem(_engine_rois(rois, c.reading, image_size), features, output_size, c.spatial_scale,
-                             c.convention, share=EXPLAIN_SHARE) for c in pool]
+    def problem(c: Candidate, data, share: int):
+        features, rois = data
+        rois = _engine_rois(rois, c.reading, image_size)
+        return work_problem(rois, features, output_size, c.spatial_scale, c.convention, share=share)
+
+    full_share = CONFIRMED + 2 * len(FRAMEWORKS)
+    problems = [problem(c, subset, EXPLAIN_SHARE) or problem(c, full, full_share) for c in pool]
     kept = [c for c, problem in zip(pool, problems) if problem is None]
     skipped = [problem for problem in problems if problem is not None]
     if not kept:

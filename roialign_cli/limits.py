@@ -2,21 +2,21 @@
 
 RoIAlign's cost grows with the samples per bin, which the inputs choose: adaptive sampling takes
 ceil(bin size) samples per bin and axis, so one box 10^7 pixels wide asks for 10^12 samples per
-bin, and `--sampling-ratio 1000000` for 10^12 whatever the box. The engines hold every sample
-position of a roi along an axis at once and visit every sample of a bin, so two numbers bound a
-call's memory and time, and both are refused beyond a limit, with a message that names it:
+bin, and `--sampling-ratio 1000000` for 10^12 whatever the box. Two limits bound a call, and a
+call beyond either is refused with a message that names the limit and how to lift it:
 
-- samples along one axis of one roi (bins along the axis x samples per bin): the sample positions
-  and taps built for a roi, about 60 bytes each, must stay well inside the working memory that
-  the README promises (output + 256 MB): at most ROIALIGN_MAX_ROI_SAMPLES, 2^20 by default;
-- samples of the whole call (over the rois, bins x samples per bin along y x along x): its time,
-  at most ROIALIGN_MAX_SAMPLES, 2^31 by default (seconds of work on one core). Max pooling walks
-  the samples of a bin one step at a time (each step vectorized over a chunk of rois), so there
-  each step of the widest roi counts STEP_SAMPLES more: one step costs about 40 us, measured.
+- memory: the engines hold every sample position of a roi along an axis at once (about 60 bytes
+  each with its taps), so the samples along one axis of one roi (bins along it x samples per bin)
+  may be at most ROIALIGN_MAX_ROI_SAMPLES, 2^20 by default: that keeps a call within the output
+  + 256 MB of working memory that the README promises;
+- time: the call's cost is estimated from the same geometry (sample positions, the interpolation
+  matrix entries of average pooling, the gathered samples and steps of max pooling), at rates
+  measured on this project's 2-core machines (see RATES), and may be at most ROIALIGN_MAX_SECONDS,
+  60 by default.
 
-`explain` scores hundreds of candidates, so each gets 1/EXPLAIN_SHARE of the call's budget; the
-costlier ones are skipped with a note. Setting the environment variables lifts the limits (the
-memory promise then no longer holds).
+`explain` scores hundreds of candidates, so each gets 1/EXPLAIN_SHARE of the time; costlier ones
+are skipped with a note. Setting the environment variables lifts the limits (raising the first
+gives up the memory promise).
 """
 
 from __future__ import annotations
@@ -27,88 +27,100 @@ import numpy as np
 
 from .errors import InputError
 
-MAX_SAMPLES_ENV, MAX_ROI_SAMPLES_ENV = "ROIALIGN_MAX_SAMPLES", "ROIALIGN_MAX_ROI_SAMPLES"
-DEFAULT_MAX_SAMPLES, DEFAULT_MAX_ROI_SAMPLES = 1 << 31, 1 << 20
-EXPLAIN_SHARE = 256
-STEP_SAMPLES = 1 << 12
+MAX_SECONDS_ENV, MAX_ROI_SAMPLES_ENV = "ROIALIGN_MAX_SECONDS", "ROIALIGN_MAX_ROI_SAMPLES"
+DEFAULT_MAX_SECONDS, DEFAULT_MAX_ROI_SAMPLES = 60.0, 1 << 20
+EXPLAIN_SHARE = 1000
+# Seconds per unit of work on one core, measured (4000 small rois, sampling ratio 100, 16 channels):
+# a sample position with its taps; an interpolation matrix entry times a channel (average pooling);
+# a sample times a channel (max pooling: four gathers and a maximum); a step of max pooling's sample loop.
+RATES = {"position": 400e-9, "entry": 1e-9, "sample": 17e-9, "step": 40e-6}
 
 
-def _limit(name: str, default: int) -> int:
-    text = os.environ.get(name)
-    if text is None or text.strip() == "":
+def _limit(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
         return default
     try:
-        value = int(float(text))
+        value = float(text)
     except ValueError:
-        raise InputError(f"{name} must be a positive number of samples, not {text!r}") from None
-    if value <= 0:
-        raise InputError(f"{name} must be a positive number of samples, not {text!r}")
+        value = float("nan")
+    if not value > 0:
+        raise InputError(f"{name} must be a positive number, not {text!r}")
     return value
 
 
-def max_samples() -> int:
-    return _limit(MAX_SAMPLES_ENV, DEFAULT_MAX_SAMPLES)
+def max_seconds() -> float:
+    return _limit(MAX_SECONDS_ENV, DEFAULT_MAX_SECONDS)
 
 
-def max_roi_samples() -> int:
+def max_roi_samples() -> float:
     return _limit(MAX_ROI_SAMPLES_ENV, DEFAULT_MAX_ROI_SAMPLES)
 
 
-def samples_per_bin(rois, features, output_size, spatial_scale: float, convention):
-    """Samples per bin along y and along x of every roi, as float64 [K] arrays (no int64 overflow
-    for huge boxes), from the engine's own geometry in the features' compute precision."""
+def _axes(rois, features, output_size, spatial_scale: float, convention):
+    """Per roi and axis, in float64 so that huge boxes stay huge: samples per bin, and the pixels a
+    bin reads (the engine's bound, `min(2 x samples, floor(bin) + 3)`)."""
     from .engines import numpy_engine as engine
 
     _, _, h, w = features.shape
-    ph, pw = output_size
     ct = engine.compute_dtype(features.dtype)
     rois = np.asarray(rois, dtype=np.float64)
     with np.errstate(all="ignore"):
-        y = engine.axis_geometry(rois[:, 2], rois[:, 4], h, spatial_scale, ph, convention, ct)
-        x = engine.axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, pw, convention, ct)
-        return _grid(y, convention), _grid(x, convention)
+        geometry = (
+            engine.axis_geometry(rois[:, 2], rois[:, 4], h, spatial_scale, output_size[0], convention, ct),
+            engine.axis_geometry(rois[:, 1], rois[:, 3], w, spatial_scale, output_size[1], convention, ct),
+        )
+        out = []
+        for geo in geometry:
+            bin_ = np.nan_to_num(np.abs(geo.bin.astype(np.float64)), nan=0.0)
+            if convention.grid == "corners" or convention.sampling_ratio > 0:
+                grid = geo.grid.astype(np.float64)
+            else:  # adaptive: ceil(bin size), as axis_geometry takes it, but without its int64 cast
+                grid = np.maximum(np.ceil(np.nan_to_num(geo.bin.astype(np.float64), nan=0.0)), 0)
+            out += [grid, np.maximum(np.minimum(2 * grid, np.floor(bin_) + 3), 1)]
+    return out
 
 
-def _grid(geo, convention) -> np.ndarray:
-    if convention.grid == "corners" or convention.sampling_ratio > 0:
-        return geo.grid.astype(np.float64)
-    # adaptive: ceil(bin size), as axis_geometry takes it, but in float so that 1e20 stays 1e20
-    return np.maximum(np.ceil(np.nan_to_num(geo.bin.astype(np.float64), nan=0.0, posinf=np.inf)), 0)
+def estimate(rois, features, output_size, spatial_scale: float, convention) -> tuple[float, float, int]:
+    """(estimated seconds, the most samples along one axis of one roi, that roi's index)."""
+    gy, ty, gx, tx = _axes(rois, features, output_size, spatial_scale, convention)
+    ph, pw = output_size
+    channels = features.shape[1]
+    along = np.maximum(ph * gy, pw * gx)
+    positions = float((ph * gy + pw * gx).sum())
+    if convention.pooling == "avg":
+        work = float((ty * tx).sum()) * ph * pw * channels * RATES["entry"]
+    else:
+        work = float((gy * gx).sum()) * ph * pw * channels * RATES["sample"] + float((gy * gx).max()) * RATES["step"]
+    k = int(np.argmax(along))
+    return positions * RATES["position"] + work, float(along[k]), k
 
 
 def check_work(rois, features, output_size, spatial_scale: float, convention, *, share: int = 1) -> None:
-    """Refuse a call whose samples exceed the limits (see the module's doc), naming the limit."""
+    """Refuse a call beyond the limits (see the module's doc), naming the limit."""
     problem = work_problem(rois, features, output_size, spatial_scale, convention, share=share)
     if problem:
         raise InputError(problem)
 
 
-def work_problem(rois, features, output_size, spatial_scale: float, convention, *, share: int = 1):
+def work_problem(rois, features, output_size, spatial_scale: float, convention, *, share: int = 1) -> str | None:
     """Why the call is too costly, in one line, or None."""
     if len(rois) == 0:
         return None
-    gy, gx = samples_per_bin(rois, features, output_size, spatial_scale, convention)
-    ph, pw = output_size
-    along = np.maximum(ph * gy, pw * gx)
+    seconds, along, k = estimate(rois, features, output_size, spatial_scale, convention)
     roi_limit = max_roi_samples()
-    k = int(np.argmax(along))
-    if along[k] > roi_limit:
+    if along > roi_limit:
         return (
-            f"roi {k} needs {along[k]:.3g} samples along one axis ({ph}x{pw} bins, {gy[k]:.3g} x {gx[k]:.3g} "
-            f"samples per bin), over the limit of {roi_limit} ({MAX_ROI_SAMPLES_ENV}); use a fixed "
-            f"--sampling-ratio, check the boxes' scale, or raise {MAX_ROI_SAMPLES_ENV}"
+            f"roi {k} needs {along:.3g} samples along one axis ({output_size[0]}x{output_size[1]} bins x samples "
+            f"per bin), over the limit of {roi_limit:.6g} ({MAX_ROI_SAMPLES_ENV}); use a fixed --sampling-ratio, "
+            f"check the boxes' scale, or raise {MAX_ROI_SAMPLES_ENV}"
         )
-    total = float((gy * gx).sum()) * ph * pw
-    if convention.pooling != "avg":
-        total += float((gy * gx).max()) * STEP_SAMPLES
-    limit = max_samples() // share
-    if total > limit:
+    limit = max_seconds() / share
+    if seconds > limit:
+        per = f" / {share} per candidate" if share > 1 else ""
         return (
-            f"the rois need {total:.3g} samples in all ({len(rois)} rois x {ph}x{pw} bins x samples per bin"
-            + (f", and {STEP_SAMPLES} per step of max pooling" if convention.pooling != "avg" else "")
-            + "), "
-            f"over the limit of {limit:.3g} ({MAX_SAMPLES_ENV}"
-            + (f" / {share} per candidate" if share > 1 else "")
-            + f"); use a smaller --sampling-ratio, fewer rois, or raise {MAX_SAMPLES_ENV}"
+            f"{len(rois)} rois x {features.shape[1]} channels at this sampling would take about {seconds:.3g} s, "
+            f"over the limit of {limit:.3g} s ({MAX_SECONDS_ENV}{per}); use a smaller --sampling-ratio, "
+            f"fewer rois, or raise {MAX_SECONDS_ENV}"
         )
     return None
