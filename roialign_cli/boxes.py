@@ -223,6 +223,9 @@ def write(boxes: Boxes, fmt: str, dtype="float64"):
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise InputError(f"boxes are written as float32 or float64, not {dtype}")
+    largest = float(np.abs(boxes.xyxy).max(initial=0))
+    if largest > float(np.finfo(dtype).max) / 4:  # a margin for sizes and centres, which add coordinates
+        raise InputError(f"box coordinates reach {largest:.3g}, more than {dtype} holds; check them, or give --dtype float64")
     if fmt == "rois5":
         return np.concatenate([boxes.batch[:, None], boxes.xyxy], axis=1).astype(dtype)
     if fmt == "ssd":

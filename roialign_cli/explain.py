@@ -309,9 +309,10 @@ def _affordable(pool: list[Candidate], subset, full, output_size, image_size) ->
     kept = [c for c, problem in zip(pool, problems) if problem is None]
     skipped = [problem for problem in problems if problem is not None]
     if not kept:
-        raise InputError(f"every candidate is too costly to try: {skipped[0]}")
-    notes = [f"{len(skipped)} of {len(pool)} candidates skipped as too costly, e.g.: {skipped[0]}"] if skipped else []
-    return kept, notes
+        raise InputError(f"no candidate can be tried: {skipped[0]}")
+    if not skipped:
+        return kept, []
+    return kept, [f"{len(skipped)} of {len(pool)} candidates skipped as too costly or out of range, e.g.: {skipped[0]}"]
 
 
 FRAMEWORKS = {

@@ -103,10 +103,35 @@ def check_work(rois, features, output_size, spatial_scale: float, convention, *,
         raise InputError(problem)
 
 
+def range_problem(rois, features, spatial_scale: float, convention) -> str | None:
+    """Boxes whose coordinates, or coordinates scaled to feature pixels, leave the compute precision's
+    range (float32 for float16 and float32 features): the engines would compute with infinities."""
+    from .engines import numpy_engine as engine
+
+    ct = engine.compute_dtype(features.dtype)
+    _, _, h, w = features.shape
+    factor = spatial_scale if convention.coordinates == "absolute" else max(h, w)
+    with np.errstate(all="ignore"):
+        coords = np.abs(np.asarray(rois, dtype=np.float64)[:, 1:5]).max(axis=1)
+        reach = np.maximum(coords, (coords + abs(convention.pixel_offset) + 1) * factor)
+    # a margin of 2^4, so that box sizes and sample positions stay finite too
+    bad = reach > float(np.finfo(ct).max) / 16
+    if not bad.any():
+        return None
+    k = int(np.argmax(bad))
+    return (
+        f"roi {k} reaches {reach[k]:.3g} feature pixels (coordinates x spatial scale), beyond the range of "
+        f"{ct} in which these features are pooled; check the boxes and --spatial-scale"
+    )
+
+
 def work_problem(rois, features, output_size, spatial_scale: float, convention, *, share: int = 1) -> str | None:
-    """Why the call is too costly, in one line, or None."""
+    """Why the call is out of range or too costly, in one line, or None."""
     if len(rois) == 0:
         return None
+    out_of_range = range_problem(rois, features, spatial_scale, convention)
+    if out_of_range:
+        return out_of_range
     seconds, along, k = estimate(rois, features, output_size, spatial_scale, convention)
     roi_limit = max_roi_samples()
     if along > roi_limit:

@@ -48,6 +48,9 @@ POOL = [
         "ROIALIGN_MAX_SECONDS",
     ),
     (["f.npy", "r.npy", "--output-size", "100000x100000"], 2, "ROIALIGN_MAX"),
+    (["f.npy", "r_1e300.npy", "--sampling-ratio", "2"], 2, "beyond the range of float32"),
+    (["f.npy", "r.npy", "--spatial-scale", "1e300"], 2, "beyond the range of float32"),
+    (["f.npy", "r_1e300.npy", "--preset", "caffe-ssd-roialign"], 2, "beyond the range of float32"),
     (["f.npy", "r.npy", "--sampling-ratio", "1e9"], 2, "--sampling-ratio"),
     (["f.npy", "r.npy", "--sampling-ratio", "two"], 2, "--sampling-ratio"),
     (["f.npy", "r.npy", "--mode", "median"], 2, "--mode"),
@@ -114,6 +117,7 @@ CONVERT = [
     (["code.npy", "--from", "rois5", "--to", "xyxy"], 2, "damaged .npy header"),
     (["text.npy", "--from", "rois5", "--to", "xyxy"], 2, "not a .npy"),
     (["adir", "--from", "rois5", "--to", "xyxy"], 2, "is a directory"),
+    (["r_1e300.npy", "--from", "rois5", "--to", "cxcywh", "--dtype", "float32"], 2, "more than float32 holds"),
     (["r.npy", "--from", "rois5"], 2, "--to"),
     (["r.npy", "--from", "nope", "--to", "xyxy"], 2, "unknown box format"),
     (["r.npy", "--from", "rois5", "--to", "xyxy", "--dtype", "float8"], 2, "--dtype"),
@@ -159,6 +163,8 @@ DIFF = [
     (["ref_be.npy", "ref.npy", "--quiet"], 0, None),
     (["f.npz:features", "f_be.npy", "--quiet"], 0, None),
     (["f.npy", "ref.npy", "--quiet"], 1, None),
+    (["max_pos.npy", "max_neg.npy"], 1, None),
+    (["half_max.npy", "max_pos.npy", "--json"], 1, None),
 ]
 
 EXPLAIN = [
@@ -174,6 +180,7 @@ EXPLAIN = [
     (["f.npy", "r.npy", "ref.npy", "--spatial-scale", "0"], 2, "spatial scale"),
     (["f.npy", "r.npy", "ref.npy", "--image-size", "x"], 2, "image size"),
     (["-", "-", "ref.npy"], 2, "stdin"),
+    (["f.npy", "r_1e300.npy", "ref_wide.npy"], 2, "beyond the range of float32"),
     (["f.npy", "r.npy"], 2, "REFERENCE"),
     (["f_be.npy", "r_be.npy", "ref_be.npy", "--top", "1"], 0, None),
 ]
