@@ -32,16 +32,51 @@ def _split_npz_key(spec: str) -> tuple[str, str | None]:
     return spec, None
 
 
-def _read_stdin(expected: str = "a .npy array") -> io.BytesIO:
-    # np.load needs a seekable file; a pipe is not one, so read it whole.
-    data = sys.stdin.buffer.read()
-    if not data:
-        raise InputError(f"stdin is empty: expected {expected}")
-    return io.BytesIO(data)
-
-
 NPY_MAGIC, NPZ_MAGIC, PICKLE_MAGIC = b"\x93NUMPY", b"PK\x03\x04", b"\x80"
+
+
+def _read_stream(stream, name: str, source: str, expected: str) -> io.BytesIO:
+    """A pipe or device read whole, as np.load needs a seekable file; what does not start like a
+    .npy, .npz or pickle is refused before reading on (`/dev/zero` never ends)."""
+    head = stream.read(6)
+    if not head:
+        raise InputError(f"{source} is empty: expected {expected}")
+    if not head.startswith((NPY_MAGIC, NPZ_MAGIC, PICKLE_MAGIC)):
+        raise InputError(f"{name}: not a .npy or .npz file")
+    if head.startswith(NPY_MAGIC):
+        return io.BytesIO(_read_npy_stream(stream, head, name))
+    return io.BytesIO(head + stream.read())
+
+
+def _read_up_to(stream, size: int) -> bytes:
+    """At most `size` bytes, read in blocks: a lying header must not make one huge allocation."""
+    parts, got = [], 0
+    while got < size and (part := stream.read(min(size - got, 1 << 24))):
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _read_npy_stream(stream, head: bytes, name: str) -> bytes:
+    """Exactly one .npy array from a stream, whatever follows it: the header says how long the data is."""
+    version = stream.read(2)
+    length_bytes = stream.read(2 if version[:1] == b"\x01" else 4)
+    length = int.from_bytes(length_bytes, "little")
+    if length > NPY_MAX_HEADER:
+        raise InputError(f"{name}: damaged .npy header (it claims {length} bytes)")
+    prefix = head + version + length_bytes + stream.read(length)
+    needed = check_npy_header(io.BytesIO(prefix), math.inf, name)
+    data = _read_up_to(stream, needed)
+    if len(data) < needed:
+        raise InputError(
+            f"{name}: truncated or damaged .npy file (the header claims {needed} bytes of data, "
+            f"the stream held {len(data)})"
+        )
+    return prefix + data
+
+
 # What np.load raises on a damaged file or archive (zlib: a damaged compressed member).
+NPY_MAX_HEADER = 10000  # np.load's own limit on a header's size
 DAMAGED = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError)
 
 
@@ -57,7 +92,7 @@ def _open_source(path: str, what: str, kind: str):
             with open(path, "rb"):
                 return path
         with open(path, "rb") as f:
-            return io.BytesIO(f.read())
+            return _read_stream(f, path, path, kind)
     except OSError as exc:
         raise InputError(f"{what}: cannot read {path}: {exc.strerror or type(exc).__name__}") from None
 
@@ -89,10 +124,10 @@ def _describe_load_error(name: str, exc: Exception) -> str:
     return f"{name}: truncated or damaged .npy file ({first})"
 
 
-def check_npy_header(f, available: int, name: str) -> None:
+def check_npy_header(f, available: float, name: str) -> int:
     """Read a .npy header from `f` and refuse it unless it is a plain dictionary naming a dtype
     without Python objects and a shape whose data fits in the `available` bytes of the file: a
-    500-byte file claiming 10^13 elements is damaged, not too large for memory."""
+    500-byte file claiming 10^13 elements is damaged, not too large for memory. Returns the data's size in bytes."""
     from numpy.lib import format as npy_format
 
     try:
@@ -111,6 +146,7 @@ def check_npy_header(f, available: int, name: str) -> None:
             f"{name}: truncated or damaged .npy file (its header claims shape {list(shape)} {dtype}, "
             f"{needed} bytes, but the file holds {max(available - f.tell(), 0)})"
         )
+    return needed
 
 
 def _check_npy(source, name: str) -> None:
@@ -172,7 +208,8 @@ def load_array(spec: str, what: str = "array", *, mmap: bool = False) -> np.ndar
     (those keep their stored byte order: converting would read them whole).
     """
     if spec == STDIO:
-        return native_byte_order(_load_from(_read_stdin(), f"{what} (stdin)", None, False))
+        source = _read_stream(sys.stdin.buffer, f"{what} (stdin)", "stdin", "a .npy array")
+        return native_byte_order(_load_from(source, f"{what} (stdin)", None, False))
     path, key = _split_npz_key(spec)
     source = _open_source(path, what, "a .npy file")
     array = _load_from(source, path, key, mmap and key is None and isinstance(source, str))
@@ -184,7 +221,8 @@ def load_array(spec: str, what: str = "array", *, mmap: bool = False) -> np.ndar
 def load_npz(spec: str, what: str = "archive") -> dict[str, np.ndarray]:
     """Every array of an .npz archive (a path, or `-` for stdin), in the archive's order; pickles refused."""
     if spec == STDIO:
-        source, name = _read_stdin("an .npz archive"), f"{what} (stdin)"
+        name = f"{what} (stdin)"
+        source = _read_stream(sys.stdin.buffer, name, "stdin", "an .npz archive")
     else:
         source, name = _open_source(spec, what, "an .npz archive"), spec
     loaded = _open_npz_or_npy(source, name, False)

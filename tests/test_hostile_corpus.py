@@ -25,6 +25,8 @@ POOL = [
     (["lying.npy", "r.npy"], 2, "claims shape [10000000000000]"),
     (["lying_member.npz", "r.npy"], 2, "lying_member.npz:features: truncated or damaged"),
     (["missing.npy", "r.npy"], 2, "no such file"),
+    (["/dev/zero", "r.npy"], 2, "/dev/zero: not a .npy or .npz file"),  # refused without reading on forever
+    (["/dev/null", "r.npy"], 2, "/dev/null is empty"),
     (["adir", "r.npy"], 2, "is a directory"),
     (["f.npy", "adir"], 2, "is a directory"),
     (["f_int.npy", "r.npy"], 2, "float16, float32 or float64"),

@@ -70,6 +70,34 @@ def test_a_pipe_that_cannot_seek_is_read_whole(corpus):
     np.testing.assert_array_equal(np.load(corpus / "out.npy"), expected)
 
 
+@pytest.mark.parametrize(
+    "source, message",
+    [
+        ("cat lying.npy", "claims 40000000000000 bytes"),
+        ("cat code.npy", "damaged .npy header"),
+        ("cat pickle.npy", "pickled"),
+        ("cat f_trunc.npy", "truncated or damaged"),
+        ("cat f_crc.npz", "Bad CRC-32"),
+        ("cat empty.npy", "is empty"),
+        ("head -c 100000 /dev/zero", "not a .npy or .npz file"),
+    ],
+)
+def test_a_hostile_pipe_is_one_line(corpus, source, message):
+    result = bash(f"$ROIALIGN pool <({source}) r.npy --backend numpy -o out.npy", corpus)
+    assert result.returncode == 2 and message in one_line(result.stderr)
+    result = bash(f"{source} | $ROIALIGN pool - r.npy --backend numpy -o out.npy", corpus)
+    assert result.returncode == 2 and message in one_line(result.stderr)
+    assert not (corpus / "out.npy").exists()
+
+
+def test_an_array_followed_by_endless_data_is_read_alone(corpus):
+    result = bash(
+        "set +o pipefail; (cat f.npy; cat /dev/zero) | $ROIALIGN pool - r.npy --backend numpy -o out.npy", corpus
+    )
+    assert result.returncode == 0, result.stderr
+    assert np.load(corpus / "out.npy").shape == (3, 4, 7, 7)
+
+
 def test_dev_stdout_is_written_into_not_replaced(corpus):
     before = os.lstat("/dev/stdout")
     result = bash("$ROIALIGN pool f.npy r.npy --backend numpy -o /dev/stdout > got.npy", corpus)
