@@ -115,6 +115,8 @@ def check_target(path: str) -> None:
     parent = os.path.dirname(real)
     if not os.path.isdir(parent):
         raise InputError(f"output directory does not exist: {parent}")
+    if len(os.fsencode(os.path.basename(real))) > os.pathconf(parent, "PC_NAME_MAX"):
+        raise InputError(f"cannot write {path}: file name too long")
     exists = os.path.exists(real)
     if exists and not os.access(real, os.W_OK):
         raise InputError(f"cannot write {path}: the file is read-only")
@@ -193,7 +195,8 @@ class _Renamed(_Staged):
     @classmethod
     def stage(cls, target: str, write: Writer) -> _Renamed:
         parent, name = os.path.split(target)
-        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=parent)
+        # a name near the 255-byte limit must not make its temporary name too long
+        fd, tmp = tempfile.mkstemp(prefix=f".{name[:160]}.", suffix=".partial", dir=parent)
         staged = cls(tmp, target)
         try:
             with os.fdopen(fd, "wb") as f:

@@ -75,6 +75,7 @@ POOL = [
     (["f.npy", "r.npy", "-o", "adir"], 2, "is a directory"),
     (["f.npy", "r.npy", "-o", "{out}/nodir/o.npy"], 2, "does not exist"),
     (["f.npy", "r.npy", "-o", "f.npy"], 2, "also an input"),
+    (["f.npy", "r.npy", "-o", "{out}/" + "a" * 300 + ".npy"], 2, "name too long"),
     (["f.npy", "r.npy", "-o", "-", "--json"], 2, "--json"),
     (["-", "-"], 2, "stdin"),
     (["f.npy", "r.npy", "--bogus"], 2, "--bogus"),
@@ -82,6 +83,7 @@ POOL = [
     (["f.npy", "r.npy", "extra"], 2, "extra"),
     # unusual but valid: these work
     (["f_be.npy", "r_be.npy", "-o", "{out}/o.npy"], 0, None),
+    (["f.npy", "r.npy", "-o", "{out}/" + "a" * 250 + ".npy"], 0, None),  # its temporary name must fit too
     (["f0.npy", "r.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npy", "r_empty.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npz", "r.npy", "-o", "{out}/o.npy"], 0, None),

@@ -79,10 +79,10 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     started = time.perf_counter()
     result, choice = api.pool(feature_array, roi_array, size, scale, convention, backend)
     elapsed = time.perf_counter() - started
-    if choice.note and backend == "auto":
-        note(choice.note)
     if output is not None:
         arrayio.save_array(output, result, inputs=[features, rois])
+    if choice.note and backend == "auto":  # after the output is in place: a failure stays one line
+        note(choice.note)
 
     summary = {
         "features": {"shape": list(feature_array.shape), "dtype": str(feature_array.dtype)},
