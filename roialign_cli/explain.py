@@ -287,32 +287,49 @@ def search(features, rois, reference, *, image_size=None, spatial_scale=None, to
                               (features, rois), output_size, image_size)
     quick = rank([score(c, *sub, output_size, image_size) for c in pool])
     full = (features, rois, reference, output_size, image_size)
-    confirmed = rank([score(s.candidate, *full) for s in quick[: max(CONFIRMED, top)]])
-    explanation = Explanation(confirmed, len(pool), output_size, image_size, notes=notes)
+    leaders, confirm_note = _confirmable([s.candidate for s in quick[: max(CONFIRMED, top)]], full)
+    confirmed = rank([score(c, *full) for c in leaders])
+    explanation = Explanation(confirmed, len(pool), output_size, image_size, notes=notes + confirm_note)
     explanation.frameworks = _framework_matches(quick, confirmed, full)
     return explanation
 
 
+def _call(c: Candidate, features, rois, output_size, image_size):
+    """The engine call that scores a candidate, as `limits` estimates it."""
+    return _engine_rois(rois, c.reading, image_size), features, output_size, c.spatial_scale, c.convention
+
+
+def _confirmable(leaders: list[Candidate], full) -> tuple[list[Candidate], list[str]]:
+    """The leaders, in rank order, whose scores on all the data fit the time limit together."""
+    from .limits import estimate, search_budget
+
+    features, rois, _, output_size, image_size = full
+    fits, note = search_budget([estimate(*_call(c, features, rois, output_size, image_size))[0] for c in leaders],
+                               share=1, cheapest_first=False)
+    return [c for c, fit in zip(leaders, fits) if fit], [note] if note else []
+
+
 def _affordable(pool: list[Candidate], subset, full, output_size, image_size) -> tuple[list[Candidate], list[str]]:
-    """The candidates whose score on the subset takes a share of the time limit, and whose score on
-    all the data (the leaders', a few of them) takes a larger share (see `limits`); a note on those skipped."""
+    """The candidates that `limits` lets the search try: each within a share of the time limit on the
+    subset and within the limit on all the data, and the cheapest first while the search's budget
+    lasts; a note on those skipped."""
     from .errors import InputError
-    from .limits import EXPLAIN_SHARE, work_problem
+    from .limits import EXPLAIN_SHARE, estimate, search_budget, work_problem
 
-    def problem(c: Candidate, data, share: int):
-        features, rois = data
-        rois = _engine_rois(rois, c.reading, image_size)
-        return work_problem(rois, features, output_size, c.spatial_scale, c.convention, share=share)
+    def call(c: Candidate, data):
+        return _call(c, *data, output_size, image_size)
 
-    full_share = CONFIRMED + 2 * len(FRAMEWORKS)
-    problems = [problem(c, subset, EXPLAIN_SHARE) or problem(c, full, full_share) for c in pool]
+    problems = [work_problem(*call(c, subset), share=EXPLAIN_SHARE) or work_problem(*call(c, full)) for c in pool]
     kept = [c for c, problem in zip(pool, problems) if problem is None]
     skipped = [problem for problem in problems if problem is not None]
     if not kept:
         raise InputError(f"no candidate can be tried: {skipped[0]}")
-    if not skipped:
-        return kept, []
-    return kept, [f"{len(skipped)} of {len(pool)} candidates skipped as too costly or out of range, e.g.: {skipped[0]}"]
+    fits, budget_note = search_budget([estimate(*call(c, subset))[0] for c in kept])
+    notes = [budget_note] if budget_note else []
+    if skipped:
+        notes.insert(0, f"{len(skipped)} of {len(pool)} candidates skipped as too costly or out of range, "
+                        f"e.g.: {skipped[0]}")
+    return [c for c, fit in zip(kept, fits) if fit], notes
 
 
 FRAMEWORKS = {

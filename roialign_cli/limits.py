@@ -14,8 +14,9 @@ call beyond either is refused with a message that names the limit and how to lif
   measured on this project's 2-core machines (see RATES), and may be at most ROIALIGN_MAX_SECONDS,
   60 by default.
 
-`explain` scores hundreds of candidates, so each gets 1/EXPLAIN_SHARE of the time; costlier ones
-are skipped with a note. Setting the environment variables lifts the limits (raising the first
+`explain` scores hundreds of candidates on a subset: each may take 1/EXPLAIN_SHARE of the time
+limit, and all of them together 1/SEARCH_SHARE of it, the cheapest first; its leaders are confirmed
+on all the data in rank order within the whole limit. What is left out is said in a note. Setting the environment variables lifts the limits (raising the first
 gives up the memory promise).
 """
 
@@ -29,11 +30,14 @@ from .errors import InputError
 
 MAX_SECONDS_ENV, MAX_ROI_SAMPLES_ENV = "ROIALIGN_MAX_SECONDS", "ROIALIGN_MAX_ROI_SAMPLES"
 DEFAULT_MAX_SECONDS, DEFAULT_MAX_ROI_SAMPLES = 60.0, 1 << 20
-EXPLAIN_SHARE = 1000
-# Seconds per unit of work on one core, measured (4000 small rois, sampling ratio 100, 16 channels):
-# a sample position with its taps; an interpolation matrix entry times a channel (average pooling);
-# a sample times a channel (max pooling: four gathers and a maximum); a step of max pooling's sample loop.
-RATES = {"position": 400e-9, "entry": 1e-9, "sample": 17e-9, "step": 40e-6}
+EXPLAIN_SHARE = 100  # of the time limit, for one candidate's score
+SEARCH_SHARE = 6  # of the time limit, for scoring all the candidates on their subset
+# Seconds per unit of work, measured on this project's 2-core machines (4000 small rois at sampling
+# ratio 100 with 16 channels, and benchmark workloads 2 and 3; estimates within 2x of the times, on the
+# slow side for max pooling): a sample position with its taps; an interpolation matrix entry times a
+# channel (average pooling); a sample times a channel (max pooling: four gathers and a maximum); a step
+# of max pooling's sample loop.
+RATES = {"position": 400e-9, "entry": 0.3e-9, "sample": 30e-9, "step": 40e-6}
 
 
 def _limit(name: str, default: float) -> float:
@@ -149,3 +153,23 @@ def work_problem(rois, features, output_size, spatial_scale: float, convention, 
             f"fewer rois, or raise {MAX_SECONDS_ENV}"
         )
     return None
+
+
+def search_budget(costs: list[float], share: int = SEARCH_SHARE, cheapest_first: bool = True):
+    """Which of several calls with these estimated costs (seconds) fit together in 1/share of the
+    time limit, the cheapest first (else in the order given, stopping at the first that does not
+    fit); the first tried always runs. Returns ([fits], a note on those that do not, or None)."""
+    budget = max_seconds() / share
+    order = sorted(range(len(costs)), key=costs.__getitem__) if cheapest_first else range(len(costs))
+    fits, spent = [False] * len(costs), 0.0
+    for rank, i in enumerate(order):
+        spent += costs[i]
+        if spent > budget and rank > 0:
+            break
+        fits[i] = True
+    left = fits.count(False)
+    if not left:
+        return fits, None
+    what = "costlier candidates skipped" if cheapest_first else "leaders not confirmed on all the data"
+    limit = MAX_SECONDS_ENV + (f" / {share}" if share > 1 else "")
+    return fits, f"{left} {what}: the search spent its {budget:.3g} s ({limit}) on the others"

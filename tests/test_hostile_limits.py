@@ -124,3 +124,19 @@ def test_explain_on_boxes_at_1e20_works():
     reference = roi_align(features, rois, 7, 1.0, 2, preset="onnxruntime", mode="max", backend="numpy")
     result = explain(features, rois, reference)
     assert result.best.max_error == 0
+
+
+def test_the_search_budget_takes_the_cheapest_first(monkeypatch):
+    monkeypatch.setenv(limits.MAX_SECONDS_ENV, str(6 * limits.SEARCH_SHARE))  # a budget of 6 s
+    fits, note = limits.search_budget([5.0, 1.0, 2.0, 4.0])
+    assert fits == [False, True, True, False]  # 1 + 2 fit; + 4 would not
+    assert note.startswith("2 costlier candidates skipped") and limits.MAX_SECONDS_ENV in note
+    assert limits.search_budget([100.0]) == ([True], None)  # the cheapest is always tried
+    assert limits.search_budget([1.0, 1.0]) == ([True, True], None)
+
+
+def test_the_confirmation_budget_keeps_the_rank_order(monkeypatch):
+    monkeypatch.setenv(limits.MAX_SECONDS_ENV, "6")
+    fits, note = limits.search_budget([1.0, 4.0, 3.0, 0.5], share=1, cheapest_first=False)
+    assert fits == [True, True, False, False]  # 1 + 4 fit; the third would pass 6 s, and the order stops there
+    assert note.startswith("2 leaders not confirmed")

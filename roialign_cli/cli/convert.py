@@ -94,8 +94,9 @@ def boxes(source, output, from_format, to_format, from_space, to_space, image_si
         batch_indices=arrayio.load_array(batch_file, "batch indices") if batch_file else None,
         labels=_labels(labels), min_score=min_score, dtype=dtype,
     )
+    warnings = list(conversion.warnings)
     if target.batch == "separate" and batch_out is None:
-        _check_batch_kept(conversion.result.batch, to_format)
+        warnings += _check_batch_kept(conversion.result.batch, to_format)
     written = [(output, conversion.output)] if output is not None else []
     if batch_out is not None:
         written.append((batch_out, box_io.integer_batch(conversion.result, "--batch-out")))
@@ -103,7 +104,7 @@ def boxes(source, output, from_format, to_format, from_space, to_space, image_si
 
     summary = _summary(conversion, source, output, batch_out)
     _preview(conversion, summary, console(stderr=True))
-    for message in conversion.warnings:
+    for message in warnings:  # once the outputs are in place, so that a failure is one line
         warn(message)
     if as_json:
         print_json(summary)
@@ -128,15 +129,17 @@ def _labels(text: str | None) -> list[int] | None:
         raise UserError(f"--labels must be integers separated by commas, like 1,3; not {text!r}") from None
 
 
-def _check_batch_kept(batch, to_format: str) -> None:
-    """A (K,4) output has no batch column: refuse to lose batch indices silently."""
+def _check_batch_kept(batch, to_format: str) -> list[str]:
+    """A (K,4) output has no batch column: refuse to lose batch indices silently; a warning where
+    they are all one batch other than 0."""
     distinct = sorted(set(batch.tolist()))
     if len(distinct) > 1:
         shown = ", ".join(f"{b:g}" for b in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
         raise UserError(f"these boxes are in several images (batch {shown}), but {to_format} has no batch column: "
                         "give --batch-out FILE to write the batch indices too")
     if distinct and distinct[0] != 0:
-        warn(f"every box is in batch {distinct[0]:g}, which {to_format} does not record (--batch-out FILE keeps it)")
+        return [f"every box is in batch {distinct[0]:g}, which {to_format} does not record (--batch-out FILE keeps it)"]
+    return []
 
 
 def _summary(conversion, source: str, output: str | None, batch_out: str | None) -> dict:

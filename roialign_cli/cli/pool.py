@@ -66,10 +66,11 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     feature_array = arrayio.load_array(features, "features")
     parsed = boxes.parse_rois(arrayio.load_array(rois, "rois"))
     roi_array = parsed.rois
+    relative_warning = None
     if image_size:
         roi_array = boxes.scale_relative(roi_array, boxes.parse_size(image_size, "image size"))
     elif convention.coordinates == "absolute" and boxes.looks_relative(roi_array[:, 1:5]):
-        warn(
+        relative_warning = (
             f"every roi coordinate lies in [0, 1]: these look like relative boxes, but they are read as absolute "
             f"pixels x spatial scale {scale:g}, so each box covers less than one feature pixel. "
             "Pass --image-size WxH to scale them to image pixels, or use a preset that reads relative boxes "
@@ -81,7 +82,10 @@ def pool(features, rois, output, output_size, spatial_scale, sampling_ratio, ali
     elapsed = time.perf_counter() - started
     if output is not None:
         arrayio.save_array(output, result, inputs=[features, rois])
-    if choice.note and backend == "auto":  # after the output is in place: a failure stays one line
+    # warnings and notes once the output is in place, so that a failure is one line
+    if relative_warning:
+        warn(relative_warning)
+    if choice.note and backend == "auto":
         note(choice.note)
 
     summary = {
