@@ -48,13 +48,14 @@ def _read_stream(stream, name: str, source: str, expected: str) -> io.BytesIO:
     return io.BytesIO(head + stream.read())
 
 
-def _read_up_to(stream, size: int) -> bytes:
-    """At most `size` bytes, read in blocks: a lying header must not make one huge allocation."""
-    parts, got = [], 0
+def _read_up_to(stream, size: int, prefix: bytes) -> tuple[bytes, int]:
+    """`prefix` and then at most `size` bytes of the stream, read in blocks (a lying header must not
+    make one huge allocation), joined once; and how many bytes came."""
+    parts, got = [prefix], 0
     while got < size and (part := stream.read(min(size - got, 1 << 24))):
         parts.append(part)
         got += len(part)
-    return b"".join(parts)
+    return b"".join(parts), got
 
 
 def _read_npy_stream(stream, head: bytes, name: str) -> bytes:
@@ -66,17 +67,16 @@ def _read_npy_stream(stream, head: bytes, name: str) -> bytes:
         raise InputError(f"{name}: damaged .npy header (it claims {length} bytes)")
     prefix = head + version + length_bytes + stream.read(length)
     needed = check_npy_header(io.BytesIO(prefix), math.inf, name)
-    data = _read_up_to(stream, needed)
-    if len(data) < needed:
+    whole, got = _read_up_to(stream, needed, prefix)
+    if got < needed:
         raise InputError(
-            f"{name}: truncated or damaged .npy file (the header claims {needed} bytes of data, "
-            f"the stream held {len(data)})"
+            f"{name}: truncated or damaged .npy file (the header claims {needed} bytes of data, the stream held {got})"
         )
-    return prefix + data
+    return whole
 
 
-# What np.load raises on a damaged file or archive (zlib: a damaged compressed member).
 NPY_MAX_HEADER = 10000  # np.load's own limit on a header's size
+# What np.load raises on a damaged file or archive (zlib: a damaged compressed member).
 DAMAGED = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError)
 
 
@@ -151,7 +151,8 @@ def check_npy_header(f, available: float, name: str) -> int:
 
 def _check_npy(source, name: str) -> None:
     if isinstance(source, io.BytesIO):
-        check_npy_header(io.BytesIO(source.getvalue()), _size(source), name)
+        check_npy_header(source, _size(source), name)
+        source.seek(0)
         return
     with open(source, "rb") as f:
         check_npy_header(f, _size(source), name)
@@ -160,10 +161,13 @@ def _check_npy(source, name: str) -> None:
 def _member(archive, key: str, name: str) -> np.ndarray:
     """One array of an open archive, its header checked against the member's size first."""
     try:
-        info = archive.zip.getinfo(f"{key}.npy")
+        members = archive.zip.namelist()
+        info = archive.zip.getinfo(f"{key}.npy" if f"{key}.npy" in members else key)
         with archive.zip.open(info) as f:
             check_npy_header(f, info.file_size, f"{name}:{key}")
         return archive[key]
+    except InputError:  # already says what is wrong (and is a ValueError, like the damage below)
+        raise
     except DAMAGED as exc:
         raise InputError(_describe_load_error(f"{name}:{key}", exc)) from None
 

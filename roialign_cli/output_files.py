@@ -136,7 +136,11 @@ def write_all(outputs: list[tuple[str, Writer]]) -> None:
                 staged.append(_stage(path, write))
             # renames first: they hardly fail, while a closed stdout or a device may
             for item in sorted(staged, key=lambda s: not isinstance(s, _Renamed)):
-                item.commit()
+                try:
+                    item.commit()
+                except OSError as exc:
+                    exc.roialign_path = item.path
+                    raise
     except OSError as exc:
         _discard(staged)
         if isinstance(exc, BrokenPipeError):
@@ -164,7 +168,7 @@ def _stage(path: str, write: Writer) -> _Staged:
         target = os.path.realpath(path)  # a symlink keeps pointing at the new file
         if not os.access(os.path.dirname(target), os.W_OK | os.X_OK):
             return _Spooled(path, write, target)  # an existing writable file in a locked directory
-        return _Renamed.stage(target, write)
+        return _Renamed.stage(path, target, write)
     except OSError as exc:
         exc.roialign_path = path
         raise
@@ -177,6 +181,8 @@ def _new_file_mode() -> int:
 
 
 class _Staged:
+    path: str  # as the user named it, for messages
+
     def commit(self) -> None:
         raise NotImplementedError
 
@@ -190,14 +196,15 @@ class _Renamed(_Staged):
 
     tmp: str
     target: str
+    path: str
     committed: bool = False
 
     @classmethod
-    def stage(cls, target: str, write: Writer) -> _Renamed:
+    def stage(cls, path: str, target: str, write: Writer) -> _Renamed:
         parent, name = os.path.split(target)
         # a name near the 255-byte limit must not make its temporary name too long
         fd, tmp = tempfile.mkstemp(prefix=f".{name[:160]}.", suffix=".partial", dir=parent)
-        staged = cls(tmp, target)
+        staged = cls(tmp, target, path)
         try:
             with os.fdopen(fd, "wb") as f:
                 write(f)

@@ -72,6 +72,7 @@ def make_corpus(root: Path) -> Path:
         _npy_with_header("{'descr': '<f4', 'fortran_order': False, 'shape': (10000000000000,), }", b"\0" * 400)
     )
     (root / "lying_member.npz").write_bytes(_zip_of({"features.npy": (root / "lying.npy").read_bytes()}))
+    (root / "odd_members.npz").write_bytes(_zip_of({"feat": _npy_bytes(features), "notes.txt": b"not an array"}))
     np.save(root / "f_be.npy", features.astype(">f4"))
     np.save(root / "r_be.npy", rois.astype(">f8"))
     np.save(root / "ref_be.npy", np.load(root / "ref.npy").astype(">f4"))

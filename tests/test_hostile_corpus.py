@@ -25,6 +25,7 @@ POOL = [
     (["lying.npy", "r.npy"], 2, "claims shape [10000000000000]"),
     (["lying_member.npz", "r.npy"], 2, "lying_member.npz:features: truncated or damaged"),
     (["missing.npy", "r.npy"], 2, "no such file"),
+    (["odd_members.npz:notes.txt", "r.npy"], 2, "odd_members.npz:notes.txt: damaged .npy header"),
     (["/dev/zero", "r.npy"], 2, "/dev/zero: not a .npy or .npz file"),  # refused without reading on forever
     (["/dev/null", "r.npy"], 2, "/dev/null is empty"),
     (["adir", "r.npy"], 2, "is a directory"),
@@ -87,6 +88,7 @@ POOL = [
     (["f0.npy", "r.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npy", "r_empty.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npz", "r.npy", "-o", "{out}/o.npy"], 0, None),
+    (["odd_members.npz:feat", "r.npy", "-o", "{out}/o.npy"], 0, None),  # a member named without .npy
     (["f.npy", "r_1e30.npy", "--sampling-ratio", "2", "-o", "{out}/o.npy"], 0, None),
     (
         [
