@@ -41,8 +41,8 @@ def pool(features, rois, output_size, spatial_scale, convention: Convention, bac
     check_features(tuple(features.shape), features.dtype)
     output_size = check_output_size(output_size)
     rois = check_rois(_to_host(rois), features.shape[0])
-    check_work(rois, features, output_size, float(spatial_scale), convention)
     choice = engines.choose(backend, features)
+    check_work(rois, features, output_size, float(spatial_scale), convention, engine=choice.name)
     return engines.run(choice, features, rois, output_size, float(spatial_scale), convention), choice
 
 

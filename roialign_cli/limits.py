@@ -1,11 +1,11 @@
-"""How much work one call may ask for, checked once before any is done.
+"""How much work one call of the NumPy engine may ask for, checked once before any is done.
 
 RoIAlign's cost grows with the samples per bin, which the inputs choose: adaptive sampling takes
 ceil(bin size) samples per bin and axis, so one box 10^7 pixels wide asks for 10^12 samples per
 bin, and `--sampling-ratio 1000000` for 10^12 whatever the box. Two limits bound a call, and a
 call beyond either is refused with a message that names the limit and how to lift it:
 
-- memory: the engines hold every sample position of a roi along an axis at once (about 60 bytes
+- memory: the engine holds every sample position of a roi along an axis at once (about 60 bytes
   each with its taps), so the samples along one axis of one roi (bins along it x samples per bin)
   may be at most ROIALIGN_MAX_ROI_SAMPLES, 2^20 by default: that keeps a call within the output
   + 256 MB of working memory that the README promises;
@@ -14,10 +14,13 @@ call beyond either is refused with a message that names the limit and how to lif
   measured on this project's 2-core machines (see RATES), and may be at most ROIALIGN_MAX_SECONDS,
   60 by default.
 
+The CUDA kernel computes each sample where it needs it and caps adaptive grids itself: for it only
+the range check applies (boxes that leave the compute precision's range, for every engine).
+
 `explain` scores hundreds of candidates on a subset: each may take 1/EXPLAIN_SHARE of the time
 limit, and all of them together 1/SEARCH_SHARE of it, the cheapest first; its leaders are confirmed
-on all the data in rank order within the whole limit. What is left out is said in a note. Setting the environment variables lifts the limits (raising the first
-gives up the memory promise).
+on all the data in rank order within the whole limit. What is left out is said in a note. Setting
+the environment variables lifts the limits (raising the first gives up the memory promise).
 """
 
 from __future__ import annotations
@@ -100,9 +103,11 @@ def estimate(rois, features, output_size, spatial_scale: float, convention) -> t
     return positions * RATES["position"] + work, float(along[k]), k
 
 
-def check_work(rois, features, output_size, spatial_scale: float, convention, *, share: int = 1) -> None:
+def check_work(
+    rois, features, output_size, spatial_scale: float, convention, *, share: int = 1, engine: str = "numpy"
+) -> None:
     """Refuse a call beyond the limits (see the module's doc), naming the limit."""
-    problem = work_problem(rois, features, output_size, spatial_scale, convention, share=share)
+    problem = work_problem(rois, features, output_size, spatial_scale, convention, share=share, engine=engine)
     if problem:
         raise InputError(problem)
 
@@ -129,12 +134,16 @@ def range_problem(rois, features, spatial_scale: float, convention) -> str | Non
     )
 
 
-def work_problem(rois, features, output_size, spatial_scale: float, convention, *, share: int = 1) -> str | None:
-    """Why the call is out of range or too costly, in one line, or None."""
+def work_problem(
+    rois, features, output_size, spatial_scale: float, convention, *, share: int = 1, engine: str = "numpy"
+) -> str | None:
+    """Why the call is out of range or too costly for `engine`, in one line, or None. The limits
+    are the NumPy engine's: the CUDA kernel computes each sample where it is needed and caps
+    adaptive grids itself, at rates these estimates do not describe."""
     if len(rois) == 0:
         return None
     out_of_range = range_problem(rois, features, spatial_scale, convention)
-    if out_of_range:
+    if out_of_range or engine != "numpy":
         return out_of_range
     seconds, along, k = estimate(rois, features, output_size, spatial_scale, convention)
     roi_limit = max_roi_samples()

@@ -140,3 +140,12 @@ def test_the_confirmation_budget_keeps_the_rank_order(monkeypatch):
     fits, note = limits.search_budget([1.0, 4.0, 3.0, 0.5], share=1, cheapest_first=False)
     assert fits == [True, True, False, False]  # 1 + 4 fit; the third would pass 6 s, and the order stops there
     assert note.startswith("2 leaders not confirmed")
+
+
+def test_the_cuda_engine_gets_only_the_range_check(features):
+    conv = resolve(None)
+    huge = np.array([[0, 0, 0, 1e7, 1e7]], np.float32)
+    assert limits.work_problem(huge, features, (7, 7), 1.0, conv, engine="cuda") is None
+    assert limits.MAX_ROI_SAMPLES_ENV in limits.work_problem(huge, features, (7, 7), 1.0, conv)
+    beyond = np.array([[0, 0, 0, 1e300, 1e300]])
+    assert "beyond the range of float32" in limits.work_problem(beyond, features, (7, 7), 1.0, conv, engine="cuda")

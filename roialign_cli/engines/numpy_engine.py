@@ -263,8 +263,8 @@ class _Plan:
 
 
 def _near_map(positions: np.ndarray, length: int) -> np.ndarray:
-    """Samples beyond [-1, length] read nothing under every border rule: bringing them to just
-    outside the map keeps their floor() inside int64 for boxes at 1e20 and beyond."""
+    """Under every border rule a sample beyond [-1, length] reads what one at -2 or length + 1 reads
+    (nothing, or the clamped edge): moving it there keeps its floor() inside int64 for boxes at 1e20."""
     return np.clip(np.nan_to_num(positions, nan=-2, posinf=length + 1, neginf=-2), -2, length + 1)
 
 
