@@ -5,6 +5,7 @@ from __future__ import annotations
 from . import engines
 from .conventions import Convention
 from .errors import InputError
+from .limits import check_work
 from .position_sensitive import output_channels
 from .presets import option_scale, resolve
 from .validation import check_features, check_layout, check_output_size, check_rois, check_spatial_scale
@@ -61,6 +62,7 @@ def pool(features, rois, output_size, spatial_scale, convention: Convention, bac
     scale = check_spatial_scale(spatial_scale)
     rois = check_rois(_to_host(rois), features.shape[0])
     choice = engines.choose(backend, features)
+    check_work(rois, features, output_size, scale, convention, engine=choice.name)
     out = engines.run(choice, features, rois, output_size, scale, convention)
     return (out.transpose(0, 2, 3, 1) if layout == "nhwc" else out), choice
 

@@ -228,6 +228,9 @@ def write(boxes: Boxes, fmt: str, dtype="float64"):
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise InputError(f"boxes are written as float32 or float64, not {dtype}")
+    largest = float(np.abs(boxes.xyxy).max(initial=0))
+    if largest > float(np.finfo(dtype).max) / 4:  # a margin for sizes and centres, which add coordinates
+        raise InputError(f"box coordinates reach {largest:.3g}, more than {dtype} holds; check them, or give --dtype float64")
     if fmt == "rois5":
         return np.concatenate([boxes.batch[:, None], boxes.xyxy], axis=1).astype(dtype)
     if fmt == "ssd":
@@ -386,10 +389,7 @@ def load(spec: str, fmt: str):
 
 def save(out: str, output, inputs=()) -> None:
     """Write what `write` made to `out` (`-`: stdout): an .npz for dicts, else an .npy."""
-    if isinstance(output, dict):
-        arrayio.save_npz(out, output, inputs)
-    else:
-        arrayio.save_array(out, output, inputs)
+    arrayio.save_all([(out, output)], inputs)
 
 
 # ---------------------------------------------------------------- what `roialign pool` reads

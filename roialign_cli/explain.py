@@ -85,6 +85,7 @@ class Explanation:
     assumption_lines: list[str] = field(default_factory=list)
     engine: engines.Choice | None = None  # the engine that pooled the candidates
     layer: str | None = None  # the train-ready PyTorch layer for the best, where torchvision cannot compute it
+    notes: list[str] = field(default_factory=list)  # e.g. candidates skipped as too costly
 
     @property
     def best(self) -> Scored:
@@ -124,6 +125,7 @@ class Explanation:
             "assumed": None if self.assumed is None else {**_row(self.assumed), "differences": self.assumption_lines},
             "backend": None if self.engine is None else self.engine.name,
             "torch_layer": self.layer,
+            "notes": self.notes,
         }
 
 
@@ -231,11 +233,17 @@ class Problem:
     output_size: tuple[int, int]
     image_size: tuple[int, int] | None
     engine: engines.Engine
+    backend: str = "numpy"  # the engine's name, for the limits (the NumPy engine's alone)
 
     def pooled(self, candidate: Candidate) -> np.ndarray:
         rois = engine_rois(self.rois, candidate.reading, self.image_size)
         got = self.engine.pool(self.features, rois, self.output_size, candidate.spatial_scale, candidate.convention)
         return got if isinstance(got, np.ndarray) else got.get()  # CuPy results come back to the host
+
+    def work(self, candidate: Candidate):
+        """The engine call that scores a candidate, as `limits` estimates it."""
+        rois = engine_rois(self.rois, candidate.reading, self.image_size)
+        return rois, self.features, self.output_size, candidate.spatial_scale, candidate.convention
 
     def score(self, candidate: Candidate) -> Scored:
         return Scored(candidate, *_errors(self.pooled(candidate), self.reference))
@@ -299,6 +307,7 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     engine as `roialign pool` does (the result's `engine` says which ran); `layout` 'nhwc' reads
     channels-last features [N, H, W, C] and a reference [K, PH, PW, C], as TF and NNAPI give them."""
     from .compare import compare
+    from .limits import check_work
     from .validation import check_layout
 
     check_layout(layout, np.ndim(features))
@@ -317,6 +326,7 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
         result.layer = layer_text(best, result.output_size)
     if assume:
         like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
+        check_work(*problem.work(like), engine=problem.backend)
         result.assumed = problem.score(like)
         result.assumption_lines = explain_assumption(result.assumed, result.best)
     return result
@@ -329,7 +339,7 @@ def _problem(features, rois, reference, image_size, choice: engines.Choice) -> P
         features = cupy.asarray(features)  # once, not once per candidate
     output_size = (int(reference.shape[2]), int(reference.shape[3]))
     reference = np.asarray(reference, dtype=np.float64)
-    return Problem(features, rois, reference, output_size, image_size, choice.engine)
+    return Problem(features, rois, reference, output_size, image_size, choice.engine, choice.name)
 
 
 def _checked(features, rois, reference):
@@ -361,11 +371,45 @@ def search(problem: Problem, *, spatial_scale=None, top=5) -> Explanation:
         problem.rois, problem.features.shape, problem.image_size, spatial_scale, problem.position_sensitive
     )
     sub = problem.subset(_subset(len(problem.rois), SUBSET_ROIS), _subset(problem.reference.shape[1], SUBSET_CHANNELS))
+    pool, notes = _affordable(pool, sub, problem)
     quick = rank([sub.score(c) for c in pool])
-    confirmed = rank([problem.score(s.candidate) for s in quick[: max(CONFIRMED, top)]])
-    explanation = Explanation(confirmed, len(pool), problem.output_size, problem.image_size)
+    leaders, confirm_note = _confirmable([s.candidate for s in quick[: max(CONFIRMED, top)]], problem)
+    confirmed = rank([problem.score(c) for c in leaders])
+    explanation = Explanation(confirmed, len(pool), problem.output_size, problem.image_size, notes=notes + confirm_note)
     explanation.frameworks = _framework_matches(quick, confirmed, problem)
     return explanation
+
+
+def _confirmable(leaders: list[Candidate], problem: Problem) -> tuple[list[Candidate], list[str]]:
+    """The leaders, in rank order, whose scores on all the data fit the time limit together."""
+    from .limits import estimate, search_budget
+
+    fits, note = search_budget([estimate(*problem.work(c))[0] for c in leaders], share=1, cheapest_first=False)
+    return [c for c, fit in zip(leaders, fits, strict=True) if fit], [note] if note else []
+
+
+def _affordable(pool: list[Candidate], subset: Problem, problem: Problem) -> tuple[list[Candidate], list[str]]:
+    """The candidates that `limits` lets the search try: each within a share of the time limit on the
+    subset and within the limit on all the data, and the cheapest first while the search's budget
+    lasts; a note on those skipped."""
+    from .errors import InputError
+    from .limits import EXPLAIN_SHARE, estimate, search_budget, work_problem
+
+    engine = problem.backend
+    problems = [
+        work_problem(*subset.work(c), share=EXPLAIN_SHARE, engine=engine) or work_problem(*problem.work(c), engine=engine)
+        for c in pool
+    ]
+    kept = [c for c, problem in zip(pool, problems, strict=True) if problem is None]
+    skipped = [problem for problem in problems if problem is not None]
+    if not kept:
+        raise InputError(f"no candidate can be tried: {skipped[0]}")
+    fits, budget_note = search_budget([estimate(*subset.work(c))[0] for c in kept])
+    notes = [budget_note] if budget_note else []
+    if skipped:
+        notes.insert(0, f"{len(skipped)} of {len(pool)} candidates skipped as too costly or out of range, "
+                        f"e.g.: {skipped[0]}")  # fmt: skip
+    return [c for c, fit in zip(kept, fits, strict=True) if fit], notes
 
 
 FRAMEWORKS = {

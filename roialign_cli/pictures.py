@@ -66,7 +66,8 @@ def output_format(path: str) -> str:
 
 def save(fig, path: str, inputs=()) -> tuple[int, int]:
     """Render `fig` to bytes, then write it atomically (never over an input); returns its size in pixels."""
-    from .arrayio import check_output_path, write_atomically
+    from .arrayio import check_output_path
+    from .output_files import write_all
 
     if path == "-":
         raise InputError("a picture is written to a file: give -o NAME.png or NAME.svg")
@@ -80,7 +81,7 @@ def save(fig, path: str, inputs=()) -> tuple[int, int]:
     if fmt == "png":
         data = _palette_png(data)
         size = struct.unpack(">II", data[16:24])  # the image header's width and height
-    write_atomically(path, lambda f: f.write(data))
+    write_all([(path, lambda f: f.write(data))])
     return size
 
 

@@ -71,8 +71,8 @@ def test_pool_tf_nearest(cli, inputs, tmp_path):
     [
         (["--spatial-scale", "1,2,3"], "spatial scale must be one number or a pair"),
         (["--spatial-scale", "1/2,0"], "spatial scale must be positive"),
-        (["--sampling-ratio", "0,x"], "sampling ratio must be"),
-        (["--sampling-ratio", "1,-2"], "sampling ratio must be"),
+        (["--sampling-ratio", "0,x"], "'--sampling-ratio': must be"),
+        (["--sampling-ratio", "1,-2"], "'--sampling-ratio': must be"),
         (["--layout", "nhwc"], "features must be 4-d"),
         (["--preset", "nnapi", "--option", "height_ratio=0"], "must be a positive number"),
         (["--preset", "nnapi", "--option", "height_ratio=2", "--spatial-scale", "1/4"], "means spatial scale 0.5"),

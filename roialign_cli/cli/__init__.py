@@ -11,6 +11,7 @@ from .convert import convert
 from .diff import diff
 from .explain import explain
 from .grad import grad
+from .group import OneLineGroup
 from .info import info
 from .levels import levels
 from .onnx import onnx_command
@@ -19,7 +20,7 @@ from .presets import presets
 from .show import show
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="roialign")
 def main():
     """RoIAlign, reproducible across Caffe, PyTorch, ONNX Runtime, TensorRT, OpenVINO and TensorFlow."""

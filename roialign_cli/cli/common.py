@@ -65,26 +65,6 @@ def parse_option_items(items) -> dict[str, str]:
     return chosen
 
 
-def parse_scales(text: str):
-    """'1/8' -> 0.125; 'Y,X' (height first, as --output-size) such as '1/2,1' -> (0.5, 1.0)."""
-    parts = text.split(",")
-    if len(parts) > 2:
-        raise UserError(f"spatial scale must be one number or a pair Y,X such as 1/2,1, not {text!r}")
-    values = tuple(parse_scale(p.strip()) for p in parts)
-    return values[0] if len(values) == 1 else values
-
-
-def parse_sampling_ratio(text: str):
-    """'-1', '0', '2' -> that int; 'Y,X' such as '0,4' -> (0, 4) (-1 on an axis: the preset's own)."""
-    try:
-        values = tuple(int(p) for p in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) not in (1, 2) or min(values) < -1:
-        raise UserError(f"sampling ratio must be -1, 0, n > 0 or a pair Y,X of those such as 0,4, not {text!r}")
-    return values[0] if len(values) == 1 else values
-
-
 def print_json(payload) -> None:
     """Every `--json`: strict JSON on stdout (README, "JSON output"). NumPy values become plain numbers and lists;
     a NaN or an infinity, which JSON cannot hold, becomes the string "nan", "inf" or "-inf" (what Python's

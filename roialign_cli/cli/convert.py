@@ -105,13 +105,14 @@ def boxes(source, given):
         batch_indices=arrayio.load_array(batch_file, "batch indices") if batch_file else None,
         labels=_labels(given.labels), min_score=given.min_score, dtype=given.dtype,
     )  # fmt: skip
+    warnings = list(conversion.warnings)
     if target.batch == "separate" and batch_out is None:
-        _check_batch_kept(conversion.result.batch, given.to_format)
-    if output is not None:
-        box_io.save(output, conversion.output, inputs)
+        warnings += _check_batch_kept(conversion.result.batch, given.to_format)
+    written = [(output, conversion.output)] if output is not None else []
     if batch_out is not None:
-        arrayio.save_array(batch_out, box_io.integer_batch(conversion.result, "--batch-out"), inputs)
-    _report(conversion, _summary(conversion, source, output, batch_out), given.as_json)
+        written.append((batch_out, box_io.integer_batch(conversion.result, "--batch-out")))
+    arrayio.save_all(written, inputs)  # the boxes and their batch indices land together or not at all
+    _report(conversion, _summary(conversion, source, output, batch_out), given.as_json, warnings)
 
 
 def _check_paths(source: str, batch_file: str | None, output: str | None, batch_out: str | None, to_format: str):
@@ -133,10 +134,10 @@ def _frame(image_size: str | None, spatial_scale: str | None, stride: str | None
     return Frame(image_size=size, spatial_scale=_spatial_scale(spatial_scale, stride))
 
 
-def _report(conversion, summary: dict, as_json: bool) -> None:
+def _report(conversion, summary: dict, as_json: bool, warnings: list[str]) -> None:
     """The preview and the warnings on stderr; with --json, the summary on stdout."""
     _preview(conversion, summary, console(stderr=True))
-    for message in conversion.warnings:
+    for message in warnings:  # once the outputs are in place, so that a failure is one line
         warn(message)
     if as_json:
         print_json(summary)
@@ -161,15 +162,17 @@ def _labels(text: str | None) -> list[int] | None:
         raise UserError(f"--labels must be integers separated by commas, like 1,3; not {text!r}") from None
 
 
-def _check_batch_kept(batch, to_format: str) -> None:
-    """A (K,4) output has no batch column: refuse to lose batch indices silently."""
+def _check_batch_kept(batch, to_format: str) -> list[str]:
+    """A (K,4) output has no batch column: refuse to lose batch indices silently; a warning where
+    they are all one batch other than 0."""
     distinct = sorted(set(batch.tolist()))
     if len(distinct) > 1:
         shown = ", ".join(f"{b:g}" for b in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
         raise UserError(f"these boxes are in several images (batch {shown}), but {to_format} has no batch column: "
                         "give --batch-out FILE to write the batch indices too")
     if distinct and distinct[0] != 0:
-        warn(f"every box is in batch {distinct[0]:g}, which {to_format} does not record (--batch-out FILE keeps it)")
+        return [f"every box is in batch {distinct[0]:g}, which {to_format} does not record (--batch-out FILE keeps it)"]
+    return []
 
 
 def _summary(conversion, source: str, output: str | None, batch_out: str | None) -> dict:

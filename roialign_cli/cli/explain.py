@@ -150,6 +150,8 @@ def _print(result, top: int, out) -> None:
         out.print(f"    {escape(text)}", soft_wrap=True)
         if framework == "torchvision" and result.layer:
             out.print(f"    train with: {escape(result.layer)}", soft_wrap=True)
+    for line in result.notes:
+        out.print(f"note: {escape(line)}", soft_wrap=True)
     if result.assumed is not None:
         out.print(f"\n[bold]Your setting ({escape(result.assumed.candidate.label)}):[/bold] "
                   f"max |err| {result.assumed.max_error:.3g} against the reference.")

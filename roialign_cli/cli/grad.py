@@ -6,9 +6,9 @@ import time
 
 import click
 
-from .common import UserError, note, reports_errors
+from .common import UserError, reports_errors
 from .options import convention_options, json_option, output_destination, output_option
-from .pool import read_rois, report, summary_of
+from .pool import read_rois, report, summary_of, tell
 
 
 @click.command()
@@ -49,7 +49,7 @@ def grad(features, rois, grad_output, output, call, deterministic, as_json):
     if output is not None:
         arrayio.check_output_path(output, paths)
     feature_array = arrayio.load_array(features, "features")
-    parsed = read_rois(rois, call.image_size, convention, scale)
+    parsed, relative = read_rois(rois, call.image_size, convention, scale)
     grad_array = arrayio.load_array(grad_output, "grad_output")
     if grad_array.dtype != feature_array.dtype:
         raise UserError(f"GRAD_OUTPUT is {grad_array.dtype} but FEATURES are {feature_array.dtype}: give both alike")
@@ -57,10 +57,9 @@ def grad(features, rois, grad_output, output, call, deterministic, as_json):
     result, choice = api.pool_backward(grad_array, parsed.boxes, feature_array.shape, size, scale, convention,
                                        call.backend, deterministic, feature_array)  # fmt: skip
     elapsed = time.perf_counter() - started
-    if choice.note and call.backend == "auto":
-        note(choice.note)
     if output is not None:
         arrayio.save_array(output, result, inputs=paths)
+    tell(relative, choice, call.backend)
     size = size or tuple(grad_array.shape[2:4])
     summary = summary_of(feature_array, parsed, result, output, call, convention, size, scale, choice.name, elapsed)
     summary |= {"grad_output": {"shape": list(grad_array.shape), "dtype": str(grad_array.dtype)}}

@@ -15,7 +15,7 @@ import click
 from ..conventions import LAYOUTS
 from ..engines import BACKENDS
 from .common import UserError, parse_option_items
-from .values import parse_axis_scales, parse_sampling_ratio, parse_size
+from .values import SamplingRatio, parse_axis_scales, parse_size
 
 
 def stacked(*decorators):
@@ -39,7 +39,7 @@ def spatial_scale_option(default: str | None, help_text: str):
 
 
 def sampling_ratio_option(help_text: str):
-    return click.option("--sampling-ratio", default="-1", show_default=True, metavar="N|Y,X", help=help_text)
+    return click.option("--sampling-ratio", type=SamplingRatio(), default="-1", show_default=True, help=help_text)
 
 
 def layout_option(help_text: str):
@@ -85,7 +85,7 @@ class ConventionChoice:
 
     output_size: str
     spatial_scale: str
-    sampling_ratio: str
+    sampling_ratio: int | tuple[int, int]
     aligned: bool | None
     mode: str | None
     preset: str | None
@@ -113,8 +113,7 @@ class ConventionChoice:
         from ..conventions import with_switches
         from ..presets import resolve
 
-        ratio = parse_sampling_ratio(self.sampling_ratio)
-        chosen = dict(aligned=self.aligned, sampling_ratio=ratio, mode=self.mode, options=self.options())
+        chosen = dict(aligned=self.aligned, sampling_ratio=self.sampling_ratio, mode=self.mode, options=self.options())
         return with_switches(resolve(self.preset, **chosen), self.switch_items)
 
 

@@ -54,10 +54,11 @@ def pool(features, rois, output, call, level_mapper, as_json):
     if output is not None:
         arrayio.check_output_path(output, [features, rois])
     feature_array = arrayio.load_array(features, "features")
-    parsed = read_rois(rois, call.image_size, convention, scale)
-    result, choice, elapsed = _timed_pool(feature_array, parsed.boxes, size, scale, convention, call)
+    parsed, relative = read_rois(rois, call.image_size, convention, scale)
+    result, choice, elapsed = timed_pool(feature_array, parsed.boxes, size, scale, convention, call)
     if output is not None:
         arrayio.save_array(output, result, inputs=[features, rois])
+    tell(relative, choice, call.backend)  # once the output is in place, so that a failure is one line
     summary = summary_of(feature_array, parsed, result, output, call, convention, size, scale, choice.name, elapsed)
     report(summary, as_json, output, "roialign pool")
 
@@ -75,27 +76,34 @@ def summary_of(features, parsed, result, output, call, convention, size, scale, 
 
 def report(summary: dict, as_json: bool, output, title: str) -> None:
     """The summary as JSON on stdout, or as a table on stderr when stdout carries the array."""
+    from .. import arrayio
+
     if as_json:
         print_json(summary)
     else:
-        print_summary(summary, console(stderr=output == "-"), title)
+        print_summary(summary, console(stderr=output is not None and arrayio.is_stdout(output)), title)
 
 
-def _timed_pool(features, roi_boxes, size, scale, convention, call):
-    """api.pool, with the seconds it took; says why when `auto` did not take the GPU."""
+def timed_pool(features, roi_boxes, size, scale, convention, call):
+    """api.pool, with the seconds it took."""
     from .. import api
 
     started = time.perf_counter()
     result, choice = api.pool(features, roi_boxes, size, scale, convention, call.backend, call.layout)
-    elapsed = time.perf_counter() - started
-    if choice.note and call.backend == "auto":
+    return result, choice, time.perf_counter() - started
+
+
+def tell(relative_warning: str | None, choice, backend: str) -> None:
+    """The warning about relative-looking boxes, and why `auto` did not take the GPU."""
+    if relative_warning:
+        warn(relative_warning)
+    if choice.note and backend == "auto":
         note(choice.note)
-    return result, choice, elapsed
 
 
 def read_rois(path: str, image_size: str | None, convention, scale):
-    """The rois as parsed Boxes in absolute coordinates: relative ones x --image-size, else as given (with a
-    warning when they look relative but the convention reads them as pixels)."""
+    """The rois as parsed Boxes in absolute coordinates: relative ones x --image-size, else as given; and
+    a warning (to print once the work is done) when they look relative but the convention reads pixels."""
     from dataclasses import replace
 
     from .. import arrayio, boxes
@@ -104,24 +112,20 @@ def read_rois(path: str, image_size: str | None, convention, scale):
     parsed = boxes.parse_rois(arrayio.load_array(path, "rois"), "relative" if image_size else "absolute")
     if image_size:
         frame = Frame(image_size=parse_size(image_size, "image size"))
-        return replace(parsed, boxes=parsed.boxes.to_space("absolute", frame))
-    if convention.coordinates == "absolute":
-        _warn_if_relative(parsed.boxes, scale)
-    return parsed
+        return replace(parsed, boxes=parsed.boxes.to_space("absolute", frame)), None
+    return parsed, _relative_warning(parsed.boxes, scale) if convention.coordinates == "absolute" else None
 
 
-def _warn_if_relative(roi_boxes, scale) -> None:
+def _relative_warning(roi_boxes, scale) -> str | None:
     from ..boxes import relative_warning
     from ..equivalents import scale_text
 
-    message = relative_warning(
+    return relative_warning(
         roi_boxes,
         f"absolute pixels x spatial scale {scale_text(scale)}",
         ", so each box covers less than one feature pixel. Pass --image-size WxH to scale them to image pixels, "
         "or use a preset that reads relative boxes (caffe-ssd-roialign reads them x the feature size).",
     )
-    if message:
-        warn(message)
 
 
 def print_summary(summary, out, title: str = "roialign pool") -> None:

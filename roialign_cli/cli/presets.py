@@ -19,7 +19,7 @@ from .options import (
     spatial_scale_option,
     stacked,
 )
-from .values import parse_axis_scales, parse_sampling_ratio, parse_size
+from .values import parse_axis_scales, parse_size
 
 # The convention options of `roialign pool`, here changing the preset shown (and the numbers of its calls).
 _CALL_OPTIONS = stacked(
@@ -56,7 +56,7 @@ def presets(name, as_json, output_size, spatial_scale, sampling_ratio, aligned, 
     from ..presets import option_scale
 
     ph, pw = parse_size(output_size, "output size")
-    ratio, options = parse_sampling_ratio(sampling_ratio), parse_option_items(option_items)
+    ratio, options = sampling_ratio, parse_option_items(option_items)
     scale = option_scale(name, options, parse_axis_scales(spatial_scale or "1/16"), explicit=spatial_scale is not None)
     spec = CallSpec(output_size=(ph, pw), spatial_scale=scale)
     changes = dict(aligned=aligned, sampling_ratio=ratio, mode=mode, options=options)

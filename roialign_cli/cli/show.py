@@ -19,7 +19,7 @@ from .options import (
     stacked,
     switch_option,
 )
-from .values import parse_axis_scales, parse_sampling_ratio, parse_size
+from .values import parse_axis_scales, parse_size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Compared:
     preset: str | None
     option_items: tuple[str, ...]
     switch_items: tuple[str, ...]
-    sampling_ratio: str
+    sampling_ratio: int | tuple[int, int]
     aligned: bool | None
     vs_preset: str | None
     vs_option_items: tuple[str, ...]
@@ -44,7 +44,7 @@ class Compared:
             raise UserError("--vs-option and --vs-switch belong to a second convention: name it with --vs")
         options = parse_option_items(self.option_items)
         first = resolve(
-            self.preset, aligned=self.aligned, sampling_ratio=parse_sampling_ratio(self.sampling_ratio), options=options
+            self.preset, aligned=self.aligned, sampling_ratio=self.sampling_ratio, options=options
         )
         chosen = [(self.preset or "torchvision", self.option_items, self.switch_items, first)]
         if self.vs_preset:

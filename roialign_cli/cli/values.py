@@ -6,6 +6,8 @@ Pure Python, so that commands that only print (`roialign presets`) parse them wi
 
 from __future__ import annotations
 
+import click
+
 from .common import UserError
 
 
@@ -62,5 +64,19 @@ def parse_sampling_ratio(text: str):
     except ValueError:
         values = ()
     if len(values) not in (1, 2) or min(values) < -1:
-        raise UserError(f"sampling ratio must be -1, 0, n > 0 or a pair Y,X of those such as 0,4, not {text!r}")
+        raise UserError(f"must be -1, 0, n > 0 or a pair Y,X of those such as 0,4, not {text!r}")
     return values[0] if len(values) == 1 else values
+
+
+class SamplingRatio(click.ParamType):
+    """--sampling-ratio: N or Y,X (see `parse_sampling_ratio`); a bad value is a usage error."""
+
+    name = "N|Y,X"
+
+    def convert(self, value, param, ctx):
+        if not isinstance(value, str):
+            return value
+        try:
+            return parse_sampling_ratio(value)
+        except UserError as exc:
+            self.fail(exc.message, param, ctx)

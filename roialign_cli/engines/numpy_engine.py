@@ -305,7 +305,7 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, con
     n, c, h, w = features.shape
     ph, pw = output_size
     out = np.empty((len(rois), c, ph, pw), dtype=features.dtype)
-    if len(rois) == 0:
+    if out.size == 0:  # no rois, or no channels: nothing to pool
         return out
     plan = _Plan(rois, features.shape, output_size, spatial_scale, conv, ct)
     prepare = _prepare_avg if conv.pooling == "avg" else _prepare_max
