@@ -115,8 +115,13 @@ def ours(workload: Workload, backend: str):
 
     def run(features, rois):
         return roi_align(
-            features, rois, workload.output_size, workload.spatial_scale, workload.sampling_ratio,
-            workload.aligned, backend=backend,
+            features,
+            rois,
+            workload.output_size,
+            workload.spatial_scale,
+            workload.sampling_ratio,
+            workload.aligned,
+            backend=backend,
         )
 
     return run
@@ -139,12 +144,85 @@ def torchvision_op(workload: Workload, device: str = "cpu"):
     return run, on_host
 
 
-def torchvision_missing() -> str | None:
+PEER_THREADS = 2  # intra-op threads of onnxruntime and OpenVINO: the machine's cores on this project's machines
+
+
+def onnxruntime_op(workload: Workload):
+    """onnxruntime's CPU RoiAlign (one-node opset-16 model, PEER_THREADS intra-op threads) on the
+    workload's convention: half_pixel is torchvision's aligned=True, output_half_pixel aligned=False."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(
+        "RoiAlign",
+        ["X", "rois", "batch_indices"],
+        ["Y"],
+        mode="avg",
+        output_height=workload.output_size,
+        output_width=workload.output_size,
+        sampling_ratio=max(workload.sampling_ratio, 0),
+        spatial_scale=workload.spatial_scale,
+        coordinate_transformation_mode="half_pixel" if workload.aligned else "output_half_pixel",
+    )
+    graph = helper.make_graph(
+        [node],
+        "roi_align",
+        [
+            helper.make_tensor_value_info("X", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("rois", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("batch_indices", TensorProto.INT64, None),
+        ],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = PEER_THREADS
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def prepare(features, rois):
+        inputs = {"X": features, "rois": rois[:, 1:].astype(np.float32), "batch_indices": rois[:, 0].astype(np.int64)}
+        return lambda: session.run(None, inputs)[0]
+
+    return prepare
+
+
+def openvino_op(workload: Workload):
+    """OpenVINO's CPU ROIAlign-9 (PEER_THREADS threads, f32 precision): aligned_mode half_pixel_for_nn is
+    torchvision's aligned=True, asymmetric aligned=False."""
+    import openvino as ov
+    import openvino.opset9 as ops
+
+    def prepare(features, rois):
+        data = ops.parameter(list(features.shape), ov.Type.f32)
+        boxes = ops.parameter([len(rois), 4], ov.Type.f32)
+        batch = ops.parameter([len(rois)], ov.Type.i32)
+        node = ops.roi_align(
+            data,
+            boxes,
+            batch,
+            workload.output_size,
+            workload.output_size,
+            max(workload.sampling_ratio, 0),
+            workload.spatial_scale,
+            "avg",
+            "half_pixel_for_nn" if workload.aligned else "asymmetric",
+        )
+        config = {"INFERENCE_NUM_THREADS": PEER_THREADS, "INFERENCE_PRECISION_HINT": "f32"}
+        compiled = ov.Core().compile_model(ov.Model([node], [data, boxes, batch]), "CPU", config)
+        request = compiled.create_infer_request()
+        inputs = [features, rois[:, 1:].astype(np.float32), rois[:, 0].astype(np.int32)]
+        return lambda: np.array(request.infer(inputs)[0])
+
+    return prepare
+
+
+def peer_missing(module: str) -> str | None:
     try:
-        import torch  # noqa: F401
-        import torchvision  # noqa: F401
+        __import__(module)
     except ImportError as exc:
-        return f"torchvision not importable ({exc})"
+        return f"{module} not importable ({exc})"
     return None
 
 
@@ -157,7 +235,7 @@ def cuda_missing() -> str | None:
     usable, reason = cuda_engine.availability()
     if not usable:
         return reason
-    if torchvision_missing() is None:
+    if peer_missing("torchvision") is None:
         import torch
 
         if not torch.cuda.is_available():
@@ -176,6 +254,8 @@ class Result:
     seconds: list[float]
     max_diff: float | None = None  # against torchvision on the same device
     speedup: float | None = None  # torchvision's median time over this one, same device and clock
+    vs_fastest: float | None = None  # the fastest CPU peer's median time over this one
+    fastest: str | None = None  # that peer
     working_bytes: int | None = None
 
     @property
@@ -196,24 +276,50 @@ def interleaved(calls: dict, repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def bench_cpu(workload: Workload, features, rois, repeats: int, with_torch: bool) -> list[Result]:
-    mine = ours(workload, "numpy")
-    calls = {"roialign numpy": lambda: mine(features, rois)}
-    outputs = {"roialign numpy": mine(features, rois)}
-    threads = {"roialign numpy": str(os.cpu_count())}
-    if with_torch:
-        import torch
+def _torchvision_cpu(workload: Workload, features, rois):
+    import torch
 
-        run, _ = torchvision_op(workload)
-        f, r = torch.from_numpy(features), torch.from_numpy(rois.astype(np.float32))
-        calls["torchvision cpu"] = lambda: run(f, r)
-        outputs["torchvision cpu"] = run(f, r).numpy()
-        threads["torchvision cpu"] = f"{torch.get_num_threads()} (kernel serial)"
-    times = interleaved(calls, repeats)
-    results = [Result(workload, name, threads[name], times[name]) for name in calls]
-    if with_torch:
-        results[0].max_diff = float(np.abs(outputs["roialign numpy"] - outputs["torchvision cpu"]).max())
-        results[0].speedup = results[1].median / results[0].median
+    run, _ = torchvision_op(workload)
+    f, r = torch.from_numpy(features), torch.from_numpy(rois.astype(np.float32))
+    return lambda: run(f, r).numpy(), f"{torch.get_num_threads()} (kernel serial)"
+
+
+# CPU peers: name -> (the module it needs, a builder (workload, features, rois) -> (call, threads))
+CPU_PEERS = {
+    "torchvision cpu": ("torchvision", _torchvision_cpu),
+    "onnxruntime cpu": ("onnxruntime", lambda w, f, r: (onnxruntime_op(w)(f, r), str(PEER_THREADS))),
+    "openvino cpu": ("openvino", lambda w, f, r: (openvino_op(w)(f, r), str(PEER_THREADS))),
+}
+
+
+def cpu_calls(workload: Workload, features, rois, missing: dict) -> dict[str, tuple[object, str]]:
+    """roialign's NumPy engine and every installed CPU peer: name -> (a call on these inputs, its threads)."""
+    mine = ours(workload, "numpy")
+    calls = {"roialign numpy": (lambda: mine(features, rois), str(os.cpu_count()))}
+    for name, (module, build) in CPU_PEERS.items():
+        if missing[module] is None:
+            calls[name] = build(workload, features, rois)
+    return calls
+
+
+def bench_cpu(workload: Workload, features, rois, repeats: int, missing: dict) -> list[Result]:
+    """roialign's NumPy engine and every installed CPU peer, interleaved; ratios against torchvision
+    and against the fastest peer, all from the same run."""
+    calls = cpu_calls(workload, features, rois, missing)
+    outputs = {name: call() for name, (call, _) in calls.items()}
+    times = interleaved({name: call for name, (call, _) in calls.items()}, repeats)
+    results = [Result(workload, name, threads, times[name]) for name, (_, threads) in calls.items()]
+    by_name = {r.engine: r for r in results}
+    torch_row = by_name.get("torchvision cpu")
+    for r in results:
+        if torch_row is not None:
+            r.max_diff = None if r is torch_row else float(np.abs(outputs[r.engine] - outputs[torch_row.engine]).max())
+            r.speedup = None if r is torch_row else torch_row.median / r.median
+    peers = [r for r in results if r.engine != "roialign numpy"]
+    if peers:
+        fastest = min(peers, key=lambda r: r.median)
+        by_name["roialign numpy"].vs_fastest = fastest.median / by_name["roialign numpy"].median
+        by_name["roialign numpy"].fastest = fastest.engine
     return results
 
 
@@ -237,7 +343,9 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         calls["torchvision cuda"] = lambda: run(f, r)
         ends["torchvision cuda"] = lambda: on_host(features, rois)
         events["torchvision cuda"] = (
-            lambda: torch.cuda.Event(enable_timing=True), torch.cuda.synchronize, lambda a, b: a.elapsed_time(b)
+            lambda: torch.cuda.Event(enable_timing=True),
+            torch.cuda.synchronize,
+            lambda a, b: a.elapsed_time(b),
         )
         reference["torchvision cuda"] = ends["torchvision cuda"]()
     kernel = {name: [] for name in calls}
@@ -284,13 +392,14 @@ def memory_probe(number: int, engine: str, seed: int) -> dict:
     if engine == "roialign numpy":
         import scipy.sparse  # noqa: F401  (imported by the engine; not part of its working memory)
 
-        call = ours(workload, "numpy")
+        mine = ours(workload, "numpy")
+        call = lambda: mine(features, rois)
     else:
-        call = torchvision_op(workload)[1]
+        call = CPU_PEERS[engine][1](workload, features, rois)[0]  # its session or tensors built before the reset
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset the peak (VmHWM) to the current resident size
     before = _read_status_kb("VmRSS")
-    out = call(features, rois)
+    out = call()
     peak = _read_status_kb("VmHWM")
     return {"added": (peak - before) * 1024, "output": int(out.nbytes)}
 
@@ -299,7 +408,7 @@ def working_memory(workload: Workload, engine: str, seed: int) -> int | None:
     if not Path("/proc/self/clear_refs").exists():
         return None
     command = [sys.executable, __file__, "--memory-probe", str(workload.number), engine, "--seed", str(seed)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"memory probe failed for {engine} on workload {workload.number}: {done.stderr.strip()}", file=sys.stderr)
         return None
@@ -314,7 +423,7 @@ def _cli(*args: str, importtime: bool = False) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     flags = ["-X", "importtime"] if importtime else []
     command = [sys.executable, *flags, "-m", "roialign_cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=REPO)
 
 
 def _import_seconds(stderr: str) -> float:
@@ -330,8 +439,14 @@ def _import_seconds(stderr: str) -> float:
 def startup(repeats: int) -> list[dict]:
     """Wall time, import time and heavy imports of `--help`, `presets` and `pool` on the seed sample."""
     seed = [
-        "pool", "samples/features.npy", "samples/detections.npy",
-        "--image-size", "576x192", "--spatial-scale", "1/8", "--json",
+        "pool",
+        "samples/features.npy",
+        "samples/detections.npy",
+        "--image-size",
+        "576x192",
+        "--spatial-scale",
+        "1/8",
+        "--json",
     ]
     commands = (
         ("roialign --help", ["--help"]),
@@ -355,14 +470,18 @@ def startup(repeats: int) -> list[dict]:
             last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
             rows.append({"command": label, "note": f"failed: {last.split(' (')[0][:100]}"})
             continue
-        heavy = [m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.M)]
-        rows.append({
-            "command": label,
-            "wall": statistics.median(walls),
-            "imports": statistics.median(imports),
-            "work": statistics.median(work) if work else None,
-            "heavy": ", ".join(heavy) or "none",
-        })
+        heavy = [
+            m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.MULTILINE)
+        ]
+        rows.append(
+            {
+                "command": label,
+                "wall": statistics.median(walls),
+                "imports": statistics.median(imports),
+                "work": statistics.median(work) if work else None,
+                "heavy": ", ".join(heavy) or "none",
+            }
+        )
     return rows
 
 
@@ -416,15 +535,22 @@ def table_rows(results: list[Result]) -> list[list[str]]:
     rows = []
     for r in results:
         speedup = "-" if r.speedup is None else f"{r.speedup:.1f}x"
+        fastest = "-" if r.vs_fastest is None else f"{r.vs_fastest:.1f}x ({r.fastest})"
         memory = "-" if r.working_bytes is None else f"{r.working_bytes / 2**20:.0f}"
         diff = "-" if r.max_diff is None else f"{r.max_diff:.1e}"
         name = f"{r.workload.number} {r.workload.name}"
-        rows.append([name, r.engine, r.threads, _ms(r.median), speedup, memory, diff])
+        rows.append([name, r.engine, r.threads, _ms(r.median), speedup, fastest, memory, diff])
     return rows
 
 
 HEADER = [
-    "workload", "engine", "threads", "median ms", "speed-up vs torchvision", "working MB beyond output",
+    "workload",
+    "engine",
+    "threads",
+    "median ms",
+    "speed-up vs torchvision",
+    "vs the fastest CPU peer",
+    "working MB beyond output",
     "max |diff| vs torchvision",
 ]
 
@@ -520,18 +646,15 @@ def main(argv=None) -> None:
         return
 
     chosen = [WORKLOADS[int(n)] for n in args.workloads.split(",")]
-    skipped = [
-        f"{what}: {reason}"
-        for what, reason in (("torchvision", torchvision_missing()),
-                             ("the CUDA engine against torchvision CUDA (workloads 2-4)", cuda_missing()))
-        if reason
-    ]
-    with_torch = torchvision_missing() is None
-    with_cuda = cuda_missing() is None
+    missing = {module: peer_missing(module) for module, _ in CPU_PEERS.values()}
+    reasons = {**missing, "the CUDA engine against torchvision CUDA (workloads 2-4)": cuda_missing()}
+    skipped = [f"{what}: {reason}" for what, reason in reasons.items() if reason]
+    with_torch = missing["torchvision"] is None
+    with_cuda = reasons["the CUDA engine against torchvision CUDA (workloads 2-4)"] is None
     results = []
     for workload in chosen:
         features, rois = make_inputs(workload, args.seed)
-        cpu = bench_cpu(workload, features, rois, args.repeats, with_torch)
+        cpu = bench_cpu(workload, features, rois, args.repeats, missing)
         if not args.no_memory:
             for r in cpu:
                 r.working_bytes = working_memory(workload, r.engine, args.seed)
