@@ -45,6 +45,8 @@ MIN_BLOCK_CHANNELS = 16
 ENTRY_BYTES = 24
 # Copies of the chunk's output a max-pooling sample step holds (four weighted corners and their reduction).
 MAX_STEP_COPIES = 8
+# Working memory of such a step when it takes several samples at once (small chunks, large grids).
+MAX_STEP_BYTES = 8 << 20
 # Chunks per worker and image (load balance), and the smallest chunk worth its fixed cost.
 CHUNKS_PER_WORKER = 4
 MIN_CHUNK_BYTES = 1 << 21
@@ -100,7 +102,7 @@ class _Plan:
     """Geometry of all rois, and their split into chunks of similar cost per batch image."""
 
     def __init__(self, rois, shape, output_size, spatial_scale, conv: Convention, ct):
-        n, c, h, w = shape
+        _, c, h, w = shape
         self.ph, self.pw = output_size
         self.height, self.width = h, w
         self.conv, self.ct = conv, ct
@@ -229,28 +231,43 @@ def _gathered_product(values: np.ndarray, columns: np.ndarray, pixels: int):
 
 
 def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
-    """Max or corner-max pooling of the rois `sel` over one channels-last image block."""
+    """Max or corner-max pooling of the rois `sel` over one channels-last image block, a block of
+    samples (rows of y samples x columns of x samples) at a time: many samples per step when the
+    chunk is small, so that a large grid (43 x 43 samples per bin at scale 1) takes few steps."""
     ct, conv, w = plan.ct, plan.conv, plan.width
     ty, tx = plan.taps(sel)
     floor = -np.inf if conv.max_floor is None else conv.max_floor
     out = np.full((len(sel), plan.ph, plan.pw, image.shape[1]), floor, dtype=ct)
-    fill = ct.type(conv.fill_value)
-    for iy in range(ty.low.shape[2]):
-        for ix in range(tx.low.shape[2]):
-            present = ty.present[:, :, iy, None] & tx.present[:, None, :, ix]
-            if not present.any():
-                continue
-            terms = [
-                (wy[:, :, iy, None] * wx[:, None, :, ix])[..., None]
-                * image[yi[:, :, iy, None] * w + xi[:, None, :, ix]]
-                for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))
-                for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))
-            ]
-            value = np.maximum.reduce(terms) if conv.pooling == "corner-max" else sum(terms)
-            inside = (ty.inside[:, :, iy, None] & tx.inside[:, None, :, ix])[..., None]
-            value = np.where(inside, value, fill)
-            np.maximum(out, value, out=out, where=present[..., None])
+    grid_y, grid_x = ty.low.shape[2], tx.low.shape[2]
+    per_sample = out.nbytes * MAX_STEP_COPIES
+    step_x = min(grid_x, max(1, MAX_STEP_BYTES // per_sample))
+    step_y = min(grid_y, max(1, MAX_STEP_BYTES // (per_sample * step_x)))
+    for y0 in range(0, grid_y, step_y):
+        for x0 in range(0, grid_x, step_x):
+            ys, xs = slice(y0, y0 + step_y), slice(x0, x0 + step_x)
+            np.maximum(out, _max_step(ty, tx, ys, xs, image, w, conv, ct), out=out)
     return _mark_empty(out, plan.count[sel], conv)
+
+
+def _max_step(ty: AxisTaps, tx: AxisTaps, ys: slice, xs: slice, image, w: int, conv: Convention, ct) -> np.ndarray:
+    """The largest value over the samples ys x xs of every bin, [Kc, PH, PW, Cb]; -inf where none is present."""
+
+    def y_axis(a):
+        return a[:, :, ys, None, None]  # [Kc, PH, sy, 1, 1]
+
+    def x_axis(a):
+        return a[:, None, None, :, xs]  # [Kc, 1, 1, PW, sx]
+
+    terms = [
+        (y_axis(wy) * x_axis(wx))[..., None] * image[y_axis(yi) * w + x_axis(xi)]
+        for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))
+        for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))
+    ]
+    value = np.maximum.reduce(terms) if conv.pooling == "corner-max" else sum(terms)
+    inside = (y_axis(ty.inside) & x_axis(tx.inside))[..., None]
+    present = (y_axis(ty.present) & x_axis(tx.present))[..., None]
+    value = np.where(inside, value, ct.type(conv.fill_value))
+    return np.where(present, value, ct.type(-np.inf)).max(axis=(2, 4))
 
 
 def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndarray:
@@ -291,7 +308,7 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale: flo
     """RoIAlign of `features` [N, C, H, W] over validated `rois` [K, 5] -> [K, C, PH, PW]."""
     features = np.asarray(features)
     ct = compute_dtype(features.dtype)
-    n, c, h, w = features.shape
+    _, c, h, w = features.shape
     ph, pw = output_size
     out = np.empty((len(rois), c, ph, pw), dtype=features.dtype)
     if len(rois) == 0:
