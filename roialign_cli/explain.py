@@ -9,17 +9,19 @@ any engine (`roialign_cli.engines`), the GPU's included.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from . import engines
 from .boxes import looks_relative, scale_relative
 from .conventions import Convention, differences
 from .diff_defaults import ATOL
-from . import engines
 from .equivalents import CallSpec, scale_expression
+from .geometry import axis_geometry, compute_dtype
 from .presets import PRESETS, Preset, get
 
 SCALES = tuple(1 / 2**k for k in range(7))  # 1 .. 1/64
@@ -27,6 +29,14 @@ SAMPLING_RATIOS = (0, 1, 2, 3, 4)
 SUBSET_ROIS = 12
 SUBSET_CHANNELS = 8
 CONFIRMED = 12
+FRAMEWORK_NEAREST = 3  # a framework's leading candidates confirmed on all the data for its nearest call
+# Candidates costlier than this on the subset (see `Problem.work`) are first scored on a tiny sample of it.
+TINY_ROIS = 3
+TINY_CHANNELS = 2
+TINY_FIRST_WORK = 1 << 20
+# Relative slack on a lower bound: the same element can round differently when the engine chunks otherwise.
+BOUND_SLACK = 1e-4
+ERROR_BLOCK = 1 << 17  # elements per block of the error computation
 TIE = ATOL  # errors closer than `roialign diff`'s absolute tolerance are float noise, not a better fit
 
 
@@ -176,18 +186,26 @@ def _scales(features_shape, image_size, given: float | None) -> list[float]:
 
 def candidates(rois, features_shape, image_size=None, spatial_scale=None) -> list[Candidate]:
     """The whole search space, without duplicates (same convention, reading and scale)."""
-    seen, out = set(), []
+    return [same[0] for same in _alike(rois, features_shape, image_size, spatial_scale).values()]
+
+
+def _alike(rois, features_shape, image_size, spatial_scale) -> dict[tuple, list[Candidate]]:
+    """The search space grouped by what the engine computes (`_key`), in the registry's order: the
+    first of a group is the one scored, the others (another preset's name for the same call) share its score."""
+    groups: dict[tuple, list[Candidate]] = {}
     scales = _scales(features_shape, image_size, spatial_scale)
     for preset, options, mode, base in _bases():
         ratios = [base.sampling_ratio] if base.grid == "corners" else sorted({base.sampling_ratio, *SAMPLING_RATIOS})
         for reading in _readings(rois, image_size):
             for ratio, scale in itertools.product(ratios, scales if reading.scaled else [1.0]):
                 conv = base.with_(coordinates=reading.coordinates, sampling_ratio=ratio)
-                key = (conv, reading.times_image, scale)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(Candidate(preset, options, mode, reading, scale, conv))
-    return out
+                candidate = Candidate(preset, options, mode, reading, scale, conv)
+                groups.setdefault(_key(candidate), []).append(candidate)
+    return groups
+
+
+def _key(candidate: Candidate) -> tuple:
+    return candidate.convention, candidate.reading.times_image, candidate.spatial_scale
 
 
 def _engine_rois(rois: np.ndarray, reading: Reading, image_size) -> np.ndarray:
@@ -210,21 +228,46 @@ class Problem:
         got = self.engine.pool(self.features, rois, self.output_size, candidate.spatial_scale, candidate.convention)
         return got if isinstance(got, np.ndarray) else got.get()  # CuPy results come back to the host
 
+    def work(self, candidate: Candidate) -> float:
+        """What pooling the candidate costs here, from its geometry before it runs: pixel reads, per
+        roi its bins x the taps of a bin's samples (4 per sample; for average pooling at most the
+        pixels the bin spans) x channels."""
+        rois = _engine_rois(self.rois, candidate.reading, self.image_size)
+        _, channels, height, width = self.features.shape
+        conv, ct = candidate.convention, compute_dtype(self.features.dtype)
+        taps = []
+        for (c1, c2, length), pooled in zip(((2, 4, height), (1, 3, width)), self.output_size):
+            geo = axis_geometry(rois[:, c1], rois[:, c2], length, candidate.spatial_scale, pooled, conv, ct)
+            per_bin = 2 * np.maximum(geo.grid, 1)
+            if conv.pooling == "avg":
+                per_bin = np.minimum(per_bin, np.floor(np.abs(geo.bin.astype(np.float64))) + 3)
+            taps.append(per_bin)
+        return float((taps[0] * taps[1]).sum()) * self.output_size[0] * self.output_size[1] * channels
+
     def score(self, candidate: Candidate) -> Scored:
         return Scored(candidate, *_errors(self.pooled(candidate), self.reference))
 
-    def subset(self, rois: np.ndarray, channels: np.ndarray) -> "Problem":
+    def subset(self, rois: np.ndarray, channels: np.ndarray) -> Problem:
         """The same problem on some rois and channels (a contiguous copy of those channels)."""
         features = self.features[:, channels].copy()
         return replace(self, features=features, rois=self.rois[rois], reference=self.reference[rois][:, channels])
 
 
 def _errors(got: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """Max and mean absolute error; NaN where only one side is NaN counts as infinite."""
-    diff = np.abs(got.astype(np.float64) - reference)
-    both_nan = np.isnan(got) & np.isnan(reference)
-    diff = np.where(both_nan, 0.0, np.where(np.isnan(diff), np.inf, diff))
-    return (float(diff.max()), float(diff.mean())) if diff.size else (0.0, 0.0)
+    """Max and mean absolute error; NaN where only one side is NaN counts as infinite. A block of
+    rois at a time, so that the float64 temporaries stay in cache."""
+    if not got.size:
+        return 0.0, 0.0
+    step = max(1, ERROR_BLOCK // (got[0].size or 1))
+    largest, total = 0.0, 0.0
+    for k in range(0, len(got), step):
+        a, b = got[k : k + step], reference[k : k + step]
+        diff = np.abs(a.astype(np.float64) - b)
+        unequal = np.isnan(diff)
+        if unequal.any():
+            diff[unequal] = np.where(np.isnan(a) & np.isnan(b), 0.0, np.inf)[unequal]
+        largest, total = max(largest, float(diff.max())), total + float(diff.sum())
+    return largest, total / got.size
 
 
 def _prior(s: Scored):
@@ -256,16 +299,16 @@ def _subset(count: int, limit: int) -> np.ndarray:
 
 
 def explain(features, rois, reference, *, image_size=None, spatial_scale=None, assume=None, top=5,
-            paths=("FEATURES", "ROIS"), backend="auto") -> Explanation:
+            paths=("FEATURES", "ROIS"), backend="auto", progress=None) -> Explanation:
     """Search, then check the best against the tolerance of `roialign diff`, and compare it with
     what the user assumed. `paths` name the files in the reproducing command; `backend` picks the
-    engine as `roialign pool` does (the result's `engine` says which ran)."""
+    engine as `roialign pool` does (the result's `engine` says which ran); `progress` see `search`."""
     from .compare import compare
 
     features, rois, reference = _checked(features, rois, reference)
     choice = engines.choose(backend, features)
     problem = _problem(features, rois, reference, image_size, choice)
-    result = search(problem, spatial_scale=spatial_scale, top=top)
+    result = search(problem, spatial_scale=spatial_scale, top=top, progress=progress)
     result.engine = choice
     best = result.best.candidate
     result.matched = compare(problem.pooled(best), reference).matches
@@ -306,15 +349,99 @@ def _checked(features, rois, reference):
     return np.asarray(features), rois, reference
 
 
-def search(problem: Problem, *, spatial_scale=None, top=5) -> Explanation:
-    """Score every candidate on a subset, confirm the leaders on everything, rank them."""
-    pool = candidates(problem.rois, problem.features.shape, problem.image_size, spatial_scale)
+def search(problem: Problem, *, spatial_scale=None, top=5, progress=None) -> Explanation:
+    """Score every candidate that can still rank on a subset, confirm the leaders on everything, rank them.
+
+    Subsets of rois and channels give lower bounds of a candidate's max error on more data (the
+    max over fewer elements), so a candidate whose bound already exceeds what the leaders reach
+    is dropped unscored: candidates run cheapest first (costed before they run, see `_work`), and
+    a costly one is tried on a tiny sample of the subset before the subset itself. `progress`, if
+    given, is called as progress(stage, done, total)."""
+    alike = _alike(problem.rois, problem.features.shape, problem.image_size, spatial_scale)
     sub = problem.subset(_subset(len(problem.rois), SUBSET_ROIS), _subset(problem.features.shape[1], SUBSET_CHANNELS))
-    quick = rank([sub.score(c) for c in pool])
-    confirmed = rank([problem.score(s.candidate) for s in quick[: max(CONFIRMED, top)]])
-    explanation = Explanation(confirmed, len(pool), problem.output_size, problem.image_size)
-    explanation.frameworks = _framework_matches(quick, confirmed, problem)
+    tiny = sub.subset(_subset(len(sub.rois), TINY_ROIS), _subset(sub.features.shape[1], TINY_CHANNELS))
+    board = _Board(max(CONFIRMED, top), alike)
+    _screen([same[0] for same in alike.values()], sub, tiny, board, progress)
+    quick = rank(board.scored)
+    confirmed = _confirm(quick[: max(CONFIRMED, top)], problem, top, progress)
+    explanation = Explanation(confirmed, len(alike), problem.output_size, problem.image_size)
+    explanation.frameworks = _framework_matches(quick, confirmed, problem, alike)
     return explanation
+
+
+def _screen(pool: list[Candidate], sub: Problem, tiny: Problem, board: _Board, progress) -> None:
+    """Add to `board` the subset scores of the candidates that can still rank (see `search`): first every candidate
+    on the tiny sample, or straight on the subset where that costs as little; then, lowest bound
+    first, those whose bound does not rule them out on the subset."""
+    work = {_key(c): sub.work(c) for c in pool}
+    bounds = []
+    for done, candidate in enumerate(sorted(pool, key=lambda c: work[_key(c)])):
+        if progress:
+            progress("scoring candidates on a sample", done, len(pool))
+        if work[_key(candidate)] < TINY_FIRST_WORK:
+            board.add(sub.score(candidate))
+        else:
+            bounds.append(tiny.score(candidate))
+    bounds.sort(key=lambda s: s.max_error)
+    for done, bound in enumerate(bounds):
+        if progress:
+            progress("scoring the likely ones on a subset", done, len(bounds))
+        if not board.beyond(bound):
+            board.add(sub.score(bound.candidate))
+
+
+class _Board:
+    """Subset scores so far, and whether a lower bound of a candidate's error rules it out: it
+    could rank neither among the first `keep` nor among the first FRAMEWORK_NEAREST of a framework
+    that can call it."""
+
+    def __init__(self, keep: int, alike: dict):
+        self.keep, self.alike = keep, alike
+        self.scored: list[Scored] = []
+        self.errors = {framework: [] for framework in FRAMEWORKS}
+        self.errors[None] = []
+
+    def _frameworks(self, candidate: Candidate) -> set:
+        return {_framework_of(c) for c in self.alike[_key(candidate)]} - {None}
+
+    def add(self, scored: Scored) -> None:
+        self.scored.append(scored)
+        for group in {None, *self._frameworks(scored.candidate)}:
+            bisect.insort(self.errors[group], scored.max_error)
+
+    def beyond(self, bound: Scored) -> bool:
+        if not _beyond(bound.max_error, self.errors[None], self.keep):
+            return False
+        return all(_beyond(bound.max_error, self.errors[f], FRAMEWORK_NEAREST) for f in self._frameworks(bound.candidate))
+
+
+def _beyond(bound: float, errors: list[float], keep: int) -> bool:
+    """Whether a candidate whose max error is at least `bound` ranks after the first `keep` of
+    candidates with the sorted max `errors` (ties with the best are never beyond: `rank` orders them by `_prior`)."""
+    if len(errors) < keep:
+        return False
+    best = errors[0]
+    limit = max(errors[keep - 1], best + max(TIE, 0.01 * best))
+    return bound > limit + BOUND_SLACK * (1 + abs(limit))
+
+
+def _framework_of(candidate: Candidate) -> str | None:
+    """The framework whose own call this candidate is (its preset, reading absolute boxes), or None."""
+    if candidate.reading.coordinates != "absolute":
+        return None
+    return next((f for f, names in FRAMEWORKS.items() if candidate.preset.name in names), None)
+
+
+def _confirm(leaders: list[Scored], problem: Problem, top: int, progress) -> list[Scored]:
+    """The leaders' scores on all the data, ranked, for those that can still rank among the first
+    `top` (their subset errors are lower bounds)."""
+    confirmed: list[Scored] = []
+    for done, s in enumerate(leaders):
+        if progress:
+            progress("confirming the leaders on all the data", done, len(leaders))
+        if not _beyond(s.max_error, sorted(c.max_error for c in confirmed), top):
+            confirmed.append(problem.score(s.candidate))
+    return rank(confirmed)
 
 
 FRAMEWORKS = {
@@ -325,17 +452,28 @@ FRAMEWORKS = {
 }
 
 
-def _framework_matches(quick, confirmed, problem: Problem):
-    """For each framework: the best candidate it can express (exact or nearest) and its call.
-    Candidates already confirmed on all the data keep their score."""
-    known = {id(s.candidate): s for s in confirmed}
+def _framework_matches(quick, confirmed, problem: Problem, alike: dict):
+    """For each framework: the best candidate it can express (exact or nearest) and its call. A
+    candidate scored under another preset's name counts under each name of its group; candidates
+    already confirmed on all the data keep their score."""
+    known = {_key(s.candidate): s for s in confirmed}
     out = {}
-    for framework, names in FRAMEWORKS.items():
-        own = [s for s in quick if s.candidate.preset.name in names and s.candidate.reading.coordinates == "absolute"]
+    for framework in FRAMEWORKS:
+        own = [
+            Scored(c, s.max_error, s.mean_error)
+            for s in quick
+            for c in alike[_key(s.candidate)]
+            if _framework_of(c) == framework
+        ][:FRAMEWORK_NEAREST]
         if not own:
             out[framework] = (None, f"not expressible in {framework}: it reads absolute boxes x spatial_scale")
             continue
-        scored = rank([known.get(id(s.candidate)) or problem.score(s.candidate) for s in own[:3]])[0]
+        full: list[Scored] = []
+        for s in own:
+            if not _beyond(s.max_error, sorted(f.max_error for f in full), 1):
+                got = known.get(_key(s.candidate)) or problem.score(s.candidate)
+                full.append(Scored(s.candidate, got.max_error, got.mean_error))
+        scored = rank(full)[0]
         out[framework] = (scored, call_text(scored.candidate, problem.output_size))
     return out
 

@@ -152,3 +152,44 @@ def test_explain_pools_on_the_engine_it_is_given(scene, monkeypatch):
     result = explain(features[:, :2], relative[:3], reference[:3, :2], spatial_scale=SCALE, backend="reference")
     assert result.engine.name == "reference" and result.best_label == "caffe-ssd-roialign"
     assert len(calls) >= result.searched
+
+
+@pytest.mark.parametrize("name", ["torchvision-aligned", "mmcv max", "caffe-ssd-roialign", "tf-crop-and-resize"])
+def test_pruning_gives_the_answer_of_the_exhaustive_search(scene, name, monkeypatch):
+    """Bounds from samples only skip candidates that could not rank: with every candidate scored on
+    the subset and every leader confirmed (no tiny sample, no bound ever rules one out), the
+    explanation is the same, table, command and framework lines included."""
+    from roialign_cli import explain as search_module
+
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS[name])
+    kwargs = {"image_size": IMAGE, "top": 5}
+    monkeypatch.setattr(search_module, "TINY_FIRST_WORK", 0)  # every candidate tried on the tiny sample first
+    monkeypatch.setattr(search_module, "TINY_ROIS", 2)
+    monkeypatch.setattr(search_module, "TINY_CHANNELS", 1)
+    pruned = explain(features, relative, reference, **kwargs)
+    monkeypatch.setattr(search_module, "TINY_FIRST_WORK", float("inf"))
+    monkeypatch.setattr(search_module, "_beyond", lambda *args: False)
+    exhaustive = explain(features, relative, reference, **kwargs)
+    assert pruned.to_dict(5) == exhaustive.to_dict(5)
+
+
+def test_a_framework_finds_its_call_under_another_presets_name(scene):
+    """onnxruntime's half_pixel avg and OpenVINO's half_pixel_for_nn are torchvision's aligned=True:
+    scored once, exact for all three."""
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS["torchvision-aligned"])
+    result = explain(features, relative, reference, image_size=IMAGE, spatial_scale=SCALE)
+    lines = result.framework_lines()
+    assert lines["ONNX"][0] == "exact" and 'coordinate_transformation_mode="half_pixel"' in lines["ONNX"][1]
+    assert lines["OpenVINO"][0] == "exact" and "aligned_mode='half_pixel_for_nn'" in lines["OpenVINO"][1]
+
+
+def test_progress_is_reported_stage_by_stage(scene):
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS["caffe2"])
+    seen = []
+    explain(features, relative, reference, image_size=IMAGE, progress=lambda *report: seen.append(report))
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages[0] == "scoring candidates on a sample" and "confirming the leaders on all the data" in stages
+    assert all(0 <= done < total for _, done, total in seen)

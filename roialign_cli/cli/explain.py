@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import click
 
 from ..box_formats import FORMATS
 from ..engines import BACKENDS
 from .common import UserError, console, note, parse_scale, print_json, reports_errors
+
+PROGRESS_AFTER = 1.0  # seconds of search before a progress bar appears
 
 
 @click.command()
@@ -46,8 +51,9 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     feature_array = arrayio.load_array(features, "features")
     roi_array = _read_rois(rois, fmt)
     reference_array = arrayio.load_array(reference, "reference")
-    result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
-                 assume=assume, top=top, paths=(features, rois), backend=backend)
+    with _progress() as progress:
+        result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
+                     assume=assume, top=top, paths=(features, rois), backend=backend, progress=progress)
     if result.engine.note and backend == "auto":
         note(result.engine.note)
     if as_json:
@@ -55,6 +61,31 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     else:
         _print(result, top, console(stderr=False))
     raise SystemExit(0 if result.matched else 1)
+
+
+@contextmanager
+def _progress():
+    """A progress(stage, done, total) callback that shows a rich progress bar on stderr (a
+    terminal only) once the search has taken PROGRESS_AFTER seconds, and clears it at the end."""
+    started, shown = time.monotonic(), {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not shown:
+            err = console(stderr=True)
+            if time.monotonic() - started < PROGRESS_AFTER or not err.is_terminal:
+                return
+            from rich.progress import Progress
+
+            shown["bar"] = Progress(console=err, transient=True)
+            shown["bar"].start()
+            shown["task"] = shown["bar"].add_task(stage, total=total)
+        shown["bar"].update(shown["task"], description=stage, completed=done, total=total)
+
+    try:
+        yield progress
+    finally:
+        if shown:
+            shown["bar"].stop()
 
 
 def _read_rois(spec: str, fmt: str):
