@@ -119,7 +119,9 @@ class _Plan:
         CHUNKS_PER_WORKER groups per worker and image so that the workers finish together.
 
         Average pooling pads a group's matrix rows to its widest roi along each axis, so rois are
-        grouped by their taps along y, then x; its output is [rois, bins, channels]. Max pooling
+        grouped by their taps along y, then x, then by where they start along y (a group of rois
+        of a band of the image reads fewer rows of the channels-last block, which then stay in
+        cache); its output is [rois, bins, channels]. Max pooling
         holds a few such arrays per sample step, whatever the roi.
         """
         row = _row_width(channels, self.ct) * self.ct.itemsize
@@ -134,7 +136,7 @@ class _Plan:
             return rois * bins * (per_entry * wide_y * wide_x + per_bin)
 
         share = (WORKING_BYTES - self.height * self.width * row - MATRIX_BYTES) // workers
-        order = np.lexsort((tx, ty, self.batch))
+        order = np.lexsort((self.y.start, tx, ty, self.batch))
         groups: dict[int, list[np.ndarray]] = {}
         for b in np.flatnonzero(np.bincount(self.batch)):
             mine = order[self.batch[order] == b]
