@@ -42,6 +42,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 IMAGE_SIZE = (1344, 800)  # (width, height) of the input image of workloads 2-4
 
@@ -485,6 +486,114 @@ def startup(repeats: int) -> list[dict]:
     return rows
 
 
+def seed_against_numpy(repeats: int) -> Section:
+    """Wall time of the whole seed-case command beside a bare `python -c "import numpy"`, interleaved."""
+    seed = ["pool", "samples/features.npy", "samples/detections.npy", "--image-size", "576x192",
+            "--spatial-scale", "1/8", "-o", os.devnull]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    commands = {
+        'python -c "import numpy"': [sys.executable, "-c", "import numpy"],
+        "roialign pool on the seed sample (-o /dev/null)": [sys.executable, "-m", "roialign_cli", *seed],
+    }
+    walls = {label: [] for label in commands}
+    for _ in range(repeats):
+        for label, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=env, cwd=REPO)
+            walls[label].append(time.perf_counter() - started)
+    base = statistics.median(next(iter(walls.values())))
+    rows = [[label, _ms(statistics.median(w)), f"{statistics.median(w) / base:.2f}x"] for label, w in walls.items()]
+    intro = ["Fresh processes, interleaved, median of the repeats; the ratio is to the bare NumPy import."]
+    return Section("Seed case against `import numpy`", intro, ["command", "wall ms", "x import numpy"], rows)
+
+
+# --- where the time goes -------------------------------------------------------------------------
+
+
+def profile_section(workloads: list[Workload], seed: int, repeats: int) -> Section:
+    import engine_profile
+
+    rows = []
+    for workload in workloads:
+        features, rois = make_inputs(workload, seed)
+        mine = ours(workload, "numpy")
+        spent = engine_profile.profile(lambda mine=mine, f=features, r=rois: mine(f, r), repeats)
+        total = sum(spent[name] for name in engine_profile.PHASES)
+        cells = [f"{spent[name] * 1000:.0f} ({spent[name] / total:.0%})" for name in engine_profile.PHASES]
+        rows.append([f"{workload.number} {workload.name}", _ms(spent["wall"]), *cells])
+    intro = [
+        "The NumPy engine's phases (see benchmarks/engine_profile.py), median of the repeats in a separate run:",
+        "thread-milliseconds summed over its worker threads, and each phase's share of their total.",
+    ]
+    header = ["workload", "wall ms", *(f"{name} thread-ms" for name in engine_profile.PHASES)]
+    return Section("Where the NumPy engine's time goes", intro, header, rows)
+
+
+def traffic_section(results: list[Result], workloads: list[Workload]) -> Section:
+    import engine_profile
+
+    rate = engine_profile.bandwidth()
+    rows = []
+    for workload in workloads:
+        mine = next(r for r in results if r.workload == workload and r.engine == "roialign numpy")
+        n, c, h, w = workload.features
+        moved = engine_profile.traffic(n * c * h * w * 4, workload.rois * c * workload.output_size**2 * 4)
+        bound, passes = moved["least"] / rate, moved["passes"] / rate
+        rows.append([f"{workload.number} {workload.name}", f"{moved['least'] / 1e6:.0f}", _ms(bound), _ms(passes),
+                     _ms(mine.median), f"{bound / mine.median:.0%}"])  # fmt: skip
+    intro = [
+        f"Bandwidth of this machine: {rate / 1e9:.1f} GB/s (bytes read + written by a 256 MB copy on",
+        f"{os.cpu_count()} threads, best of 5). Bound: reading the features once and writing the output once",
+        "at that rate. The engine's passes: its channels-last copy written and read back, its product's rows",
+        "written and read back by the transposing write (about 3 x features + 3 x output). Measured: the Results",
+        "table's median.",
+    ]
+    header = ["workload", "least MB moved", "bound ms", "engine's passes ms", "measured ms", "bound / measured"]
+    return Section("Memory-traffic bound", intro, header, rows)
+
+
+EXPLAIN_CASE = ((1, 256, 100, 168), 1000, (16.0, 300.0), 1 / 8)  # features, boxes, their sides in px, scale
+
+
+def explain_section(repeats: int) -> Section:
+    """`roialign explain` in a fresh process on 1000 boxes x 256 channels, without and with the scale."""
+    import tempfile
+
+    from roialign_cli import roi_align
+
+    shape, count, sides, scale = EXPLAIN_CASE
+    rng = np.random.default_rng(19)
+    features = rng.standard_normal(shape, dtype=np.float32)
+    rois = random_boxes(rng, count, shape[0], IMAGE_SIZE, sides)
+    references = {
+        "torchvision aligned=False, adaptive": roi_align(features, rois, (7, 7), scale),
+        "torchvision aligned=True, sampling ratio 2": roi_align(features, rois, (7, 7), scale, 2, aligned=True),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        np.save(f"{folder}/feat.npy", features)
+        np.save(f"{folder}/rois.npy", rois)
+        for name, reference in references.items():
+            np.save(f"{folder}/ref.npy", reference)
+            for hints in ([], ["--spatial-scale", "1/8"]):
+                walls = []
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    done = _cli("explain", f"{folder}/feat.npy", f"{folder}/rois.npy", f"{folder}/ref.npy",
+                                "--backend", "numpy", "--json", *hints)  # fmt: skip
+                    walls.append(time.perf_counter() - started)
+                best = json.loads(done.stdout)
+                rows.append([name, " ".join(hints) or "none", f"{statistics.median(walls):.2f}",
+                             f"{best['best']['label']} at {best['best']['spatial_scale']}", str(best["matched"])])  # fmt: skip
+    intro = [
+        f"Features {list(shape)}, {count} boxes of {sides[0]:g}..{sides[1]:g} px in a {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}",
+        f"image, scale 1/{round(1 / scale)}, 7x7; the reference made by torchvision's convention as named.",
+        "Fresh processes (`roialign explain ... --backend numpy --json`), median of the repeats.",
+    ]
+    header = ["reference", "hints", "wall s", "best match", "matched"]
+    return Section("`roialign explain` on 1000 boxes x 256 channels", intro, header, rows)
+
+
 # --- report --------------------------------------------------------------------------------------
 
 
@@ -555,7 +664,17 @@ HEADER = [
 ]
 
 
-def markdown(results, startup_rows, info, command, repeats, skipped=()) -> str:
+@dataclass
+class Section:
+    """A further table of the report: a title, sentences saying what it shows, its columns and rows."""
+
+    title: str
+    intro: list[str]
+    header: list[str]
+    rows: list[list[str]]
+
+
+def markdown(results, startup_rows, info, command, repeats, skipped=(), sections=()) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -600,13 +719,17 @@ def markdown(results, startup_rows, info, command, repeats, skipped=()) -> str:
             else:
                 cells = [s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"]]
                 lines.append("| " + " | ".join(cells) + " |")
+    for section in sections:
+        lines += ["", f"## {section.title}", "", *section.intro, ""]
+        lines += ["| " + " | ".join(section.header) + " |", "|" + "---|" * len(section.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in section.rows]
     if skipped:
         lines += ["", "## Not measured", ""] + [f"- {reason}" for reason in skipped]
     lines += ["", "## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + [""]
     return "\n".join(lines)
 
 
-def print_table(results, startup_rows, skipped) -> None:
+def print_table(results, startup_rows, skipped, sections=()) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -627,6 +750,13 @@ def print_table(results, startup_rows, skipped) -> None:
             else:
                 start.add_row(s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"])
         console.print(start)
+    for section in sections:
+        extra = Table(title=section.title)
+        for column in section.header:
+            extra.add_column(column)
+        for row in section.rows:
+            extra.add_row(*row)
+        console.print(extra)
     for reason in skipped:
         console.print(f"skipped: {reason}")
 
@@ -639,6 +769,8 @@ def main(argv=None) -> None:
     parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
     parser.add_argument("--no-memory", action="store_true", help="skip the working-memory subprocesses")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
+    parser.add_argument("--no-profile", action="store_true", help="skip the engine's profile and traffic bound")
+    parser.add_argument("--no-explain", action="store_true", help="skip timing `roialign explain`")
     parser.add_argument("--memory-probe", nargs=2, metavar=("WORKLOAD", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
@@ -663,12 +795,19 @@ def main(argv=None) -> None:
             results += bench_cuda(workload, features, rois, args.repeats, with_torch)
         print(f"workload {workload.number} done", file=sys.stderr)
     startup_rows = [] if args.no_startup else startup(args.repeats)
-    print_table(results, startup_rows, skipped)
+    sections = [] if args.no_startup else [seed_against_numpy(args.repeats)]
+    heavy = [w for w in chosen if w.number != 1]
+    if heavy and not args.no_profile:
+        sections += [profile_section(heavy, args.seed, args.repeats), traffic_section(results, heavy)]
+    if not args.no_explain:
+        sections.append(explain_section(max(1, args.repeats // 3)))
+    print_table(results, startup_rows, skipped, sections)
     if args.markdown:
         unset = [var for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if var not in os.environ]
         prefix = ["env", *(f"-u {var}" for var in unset)] if unset else []
         command = " ".join([*prefix, "python benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])])
-        Path(args.markdown).write_text(markdown(results, startup_rows, machine(), command, args.repeats, skipped))
+        report = markdown(results, startup_rows, machine(), command, args.repeats, skipped, sections)
+        Path(args.markdown).write_text(report)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import numpy as np
 from . import engines
 from .boxes import looks_relative, scale_relative
 from .conventions import Convention, differences
-from .diff_defaults import ATOL
+from .diff_defaults import ATOL, RTOL
 from .equivalents import CallSpec, scale_expression
 from .geometry import axis_geometry, compute_dtype
 from .presets import PRESETS, Preset, get
@@ -36,6 +36,9 @@ TINY_CHANNELS = 2
 TINY_FIRST_WORK = 1 << 20
 # Relative slack on a lower bound: the same element can round differently when the engine chunks otherwise.
 BOUND_SLACK = 1e-4
+# The leaders are bounded on this many rois and channels before they are confirmed on all of them.
+MEDIUM_ROIS = 128
+MEDIUM_CHANNELS = 32
 ERROR_BLOCK = 1 << 17  # elements per block of the error computation
 TIE = ATOL  # errors closer than `roialign diff`'s absolute tolerance are float noise, not a better fit
 
@@ -311,13 +314,24 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     result = search(problem, spatial_scale=spatial_scale, top=top, progress=progress)
     result.engine = choice
     best = result.best.candidate
-    result.matched = compare(problem.pooled(best), reference).matches
+    result.matched = _matches(problem, result.best, compare)
     result.command = pool_command(best, *paths, image_size, result.output_size)
     if assume:
         like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
         result.assumed = problem.score(like)
         result.assumption_lines = explain_assumption(result.assumed, result.best)
     return result
+
+
+def _matches(problem: Problem, best: Scored, compare) -> bool:
+    """Whether the best is within `roialign diff`'s default tolerance everywhere. Its max error
+    settles that without pooling it again when it is within ATOL (every element is then within
+    ATOL + RTOL x |reference|) or, finite, beyond ATOL + RTOL x the reference's largest magnitude."""
+    if best.max_error <= ATOL:
+        return True
+    if math.isfinite(best.max_error) and best.max_error > ATOL + RTOL * float(np.abs(problem.reference).max()):
+        return False
+    return compare(problem.pooled(best.candidate), problem.reference).matches
 
 
 def _problem(features, rois, reference, image_size, choice: engines.Choice) -> Problem:
@@ -363,9 +377,10 @@ def search(problem: Problem, *, spatial_scale=None, top=5, progress=None) -> Exp
     board = _Board(max(CONFIRMED, top), alike)
     _screen([same[0] for same in alike.values()], sub, tiny, board, progress)
     quick = rank(board.scored)
-    confirmed = _confirm(quick[: max(CONFIRMED, top)], problem, top, progress)
+    confirmation = _Confirmation(problem, progress)
+    confirmed = confirmation.ranked(quick[: max(CONFIRMED, top)], top, "confirming the leaders on all the data")
     explanation = Explanation(confirmed, len(alike), problem.output_size, problem.image_size)
-    explanation.frameworks = _framework_matches(quick, confirmed, problem, alike)
+    explanation.frameworks = _framework_matches(quick, confirmation, problem, alike)
     return explanation
 
 
@@ -432,16 +447,46 @@ def _framework_of(candidate: Candidate) -> str | None:
     return next((f for f, names in FRAMEWORKS.items() if candidate.preset.name in names), None)
 
 
-def _confirm(leaders: list[Scored], problem: Problem, top: int, progress) -> list[Scored]:
-    """The leaders' scores on all the data, ranked, for those that can still rank among the first
-    `top` (their subset errors are lower bounds)."""
-    confirmed: list[Scored] = []
-    for done, s in enumerate(leaders):
-        if progress:
-            progress("confirming the leaders on all the data", done, len(leaders))
-        if not _beyond(s.max_error, sorted(c.max_error for c in confirmed), top):
-            confirmed.append(problem.score(s.candidate))
-    return rank(confirmed)
+class _Confirmation:
+    """Scores on all the data, each computed once, of the candidates that can still rank. A
+    candidate's max error on a medium subset of the data (or, for small problems, on the search's
+    subset) bounds its max error on all of it from below: candidates are confirmed lowest bound
+    first, and only while their bound lets them rank."""
+
+    def __init__(self, problem: Problem, progress):
+        self.problem, self.progress = problem, progress
+        rois, channels = len(problem.rois), problem.features.shape[1]
+        medium = rois > MEDIUM_ROIS or channels > MEDIUM_CHANNELS
+        self.medium = problem.subset(_subset(rois, MEDIUM_ROIS), _subset(channels, MEDIUM_CHANNELS)) if medium else None
+        self.full: dict[tuple, Scored] = {}
+        self.bounds: dict[tuple, float] = {}
+
+    def bound(self, scored: Scored) -> float:
+        key = _key(scored.candidate)
+        if key in self.full:
+            return self.full[key].max_error
+        if self.medium is None:
+            return scored.max_error
+        if key not in self.bounds:
+            self.bounds[key] = max(scored.max_error, self.medium.score(scored.candidate).max_error)
+        return self.bounds[key]
+
+    def score(self, candidate: Candidate) -> Scored:
+        key = _key(candidate)
+        if key not in self.full:
+            self.full[key] = self.problem.score(candidate)
+        return Scored(candidate, self.full[key].max_error, self.full[key].mean_error)
+
+    def ranked(self, scored: list[Scored], keep: int, stage: str) -> list[Scored]:
+        """The full scores of those of `scored` (subset scores) that can rank among the first `keep`, ranked."""
+        order = sorted(scored, key=self.bound)
+        confirmed: list[Scored] = []
+        for done, s in enumerate(order):
+            if self.progress:
+                self.progress(stage, done, len(order))
+            if not _beyond(self.bound(s), sorted(c.max_error for c in confirmed), keep):
+                confirmed.append(self.score(s.candidate))
+        return rank(confirmed)
 
 
 FRAMEWORKS = {
@@ -452,11 +497,9 @@ FRAMEWORKS = {
 }
 
 
-def _framework_matches(quick, confirmed, problem: Problem, alike: dict):
+def _framework_matches(quick, confirmation: _Confirmation, problem: Problem, alike: dict):
     """For each framework: the best candidate it can express (exact or nearest) and its call. A
-    candidate scored under another preset's name counts under each name of its group; candidates
-    already confirmed on all the data keep their score."""
-    known = {_key(s.candidate): s for s in confirmed}
+    candidate scored under another preset's name counts under each name of its group."""
     out = {}
     for framework in FRAMEWORKS:
         own = [
@@ -468,12 +511,7 @@ def _framework_matches(quick, confirmed, problem: Problem, alike: dict):
         if not own:
             out[framework] = (None, f"not expressible in {framework}: it reads absolute boxes x spatial_scale")
             continue
-        full: list[Scored] = []
-        for s in own:
-            if not _beyond(s.max_error, sorted(f.max_error for f in full), 1):
-                got = known.get(_key(s.candidate)) or problem.score(s.candidate)
-                full.append(Scored(s.candidate, got.max_error, got.mean_error))
-        scored = rank(full)[0]
+        scored = confirmation.ranked(own, 1, f"confirming {framework}'s nearest call")[0]
         out[framework] = (scored, call_text(scored.candidate, problem.output_size))
     return out
 

@@ -157,8 +157,8 @@ def test_explain_pools_on_the_engine_it_is_given(scene, monkeypatch):
 @pytest.mark.parametrize("name", ["torchvision-aligned", "mmcv max", "caffe-ssd-roialign", "tf-crop-and-resize"])
 def test_pruning_gives_the_answer_of_the_exhaustive_search(scene, name, monkeypatch):
     """Bounds from samples only skip candidates that could not rank: with every candidate scored on
-    the subset and every leader confirmed (no tiny sample, no bound ever rules one out), the
-    explanation is the same, table, command and framework lines included."""
+    the subset and every leader confirmed (no tiny or medium sample, no bound ever rules one out),
+    the explanation is the same, table, command and framework lines included."""
     from roialign_cli import explain as search_module
 
     features, relative = scene
@@ -167,6 +167,8 @@ def test_pruning_gives_the_answer_of_the_exhaustive_search(scene, name, monkeypa
     monkeypatch.setattr(search_module, "TINY_FIRST_WORK", 0)  # every candidate tried on the tiny sample first
     monkeypatch.setattr(search_module, "TINY_ROIS", 2)
     monkeypatch.setattr(search_module, "TINY_CHANNELS", 1)
+    monkeypatch.setattr(search_module, "MEDIUM_ROIS", 4)  # leaders bounded on 4 rois x 3 channels first
+    monkeypatch.setattr(search_module, "MEDIUM_CHANNELS", 3)
     pruned = explain(features, relative, reference, **kwargs)
     monkeypatch.setattr(search_module, "TINY_FIRST_WORK", float("inf"))
     monkeypatch.setattr(search_module, "_beyond", lambda *args: False)
@@ -193,3 +195,24 @@ def test_progress_is_reported_stage_by_stage(scene):
     stages = list(dict.fromkeys(stage for stage, _, _ in seen))
     assert stages[0] == "scoring candidates on a sample" and "confirming the leaders on all the data" in stages
     assert all(0 <= done < total for _, done, total in seen)
+
+
+@pytest.mark.parametrize(
+    ("error", "pools_again"),
+    [(0.0, False), (5e-6, False), (5e-5, True), (1e-3, False), (float("inf"), True)],
+)
+def test_matched_is_decided_as_roialign_diff_decides(error, pools_again):
+    """Within ATOL or beyond ATOL + RTOL x max |reference|, the max error settles it; in between
+    (here: within the relative tolerance of references near 1) `compare` does."""
+    from types import SimpleNamespace
+
+    from roialign_cli.compare import compare
+    from roialign_cli.explain import Scored, _matches
+
+    reference = np.linspace(0.5, 1.0, 24).reshape(2, 3, 2, 2)
+    got = reference + np.where(np.arange(24).reshape(reference.shape) == 7, error, 0.0)
+    pooled = []
+    problem = SimpleNamespace(reference=reference, pooled=lambda candidate: pooled.append(candidate) or got)
+    best = Scored("best", float(np.abs(got - reference).max()) if np.isfinite(error) else np.inf, 0.0)
+    assert _matches(problem, best, compare) == compare(got, reference).matches
+    assert bool(pooled) == pools_again
