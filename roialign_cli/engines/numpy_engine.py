@@ -122,13 +122,15 @@ class _Plan:
         grouped by their taps along y, then x, then by where they start along y (a group of rois
         of a band of the image reads fewer rows of the channels-last block, which then stay in
         cache); its output is [rois, bins, channels]. Max pooling
-        holds a few such arrays per sample step, whatever the roi.
+        holds a few such arrays per sample step, whatever the roi; its rois are grouped by their
+        grids along y, then x, since a chunk steps through the samples of its largest grid.
         """
         row = _row_width(channels, self.ct) * self.ct.itemsize
         if self.conv.pooling == "avg":
             ty, tx, per_entry, per_bin = self.taps_y, self.taps_x, ENTRY_BYTES, row
         else:
-            ty = tx = np.ones(len(self.batch))
+            # grouped by their grids too: a chunk steps through the samples of its largest grid
+            ty, tx = self.y.grid, self.x.grid
             per_entry, per_bin = 0, MAX_STEP_COPIES * row
         bins = self.ph * self.pw
 
@@ -235,8 +237,9 @@ def _gathered_product(values: np.ndarray, columns: np.ndarray, pixels: int):
 def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
     """Max or corner-max pooling of the rois `sel` over one channels-last image block, a block of
     samples (rows of y samples x columns of x samples) at a time: many samples per step when the
-    chunk is small, so that a large grid (43 x 43 samples per bin at scale 1) takes few steps."""
-    ct, conv, w = plan.ct, plan.conv, plan.width
+    chunk is small, so that a large grid (43 x 43 samples per bin at scale 1) takes few steps.
+    The steps of one shape share two buffers: fresh large arrays cost page faults."""
+    ct, conv = plan.ct, plan.conv
     ty, tx = plan.taps(sel)
     floor = -np.inf if conv.max_floor is None else conv.max_floor
     out = np.full((len(sel), plan.ph, plan.pw, image.shape[1]), floor, dtype=ct)
@@ -244,15 +247,18 @@ def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
     per_sample = out.nbytes * MAX_STEP_COPIES
     step_x = min(grid_x, max(1, MAX_STEP_BYTES // per_sample))
     step_y = min(grid_y, max(1, MAX_STEP_BYTES // (per_sample * step_x)))
+    buffers: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
     for y0 in range(0, grid_y, step_y):
         for x0 in range(0, grid_x, step_x):
             ys, xs = slice(y0, y0 + step_y), slice(x0, x0 + step_x)
-            np.maximum(out, _max_step(ty, tx, ys, xs, image, w, conv, ct), out=out)
+            np.maximum(out, _max_step(ty, tx, ys, xs, image, plan.width, conv, buffers), out=out)
     return _mark_empty(out, plan.count[sel], conv)
 
 
-def _max_step(ty: AxisTaps, tx: AxisTaps, ys: slice, xs: slice, image, w: int, conv: Convention, ct) -> np.ndarray:
-    """The largest value over the samples ys x xs of every bin, [Kc, PH, PW, Cb]; -inf where none is present."""
+def _max_step(ty: AxisTaps, tx: AxisTaps, ys: slice, xs: slice, image, w: int, conv: Convention, buffers) -> np.ndarray:
+    """The largest value over the samples ys x xs of every bin, [Kc, PH, PW, Cb]; -inf where none
+    is present. Each sample's value is the sum (max for corner-max) of its four weighted corners,
+    accumulated in the order w_ll v_ll, w_lh v_lh, w_hl v_hl, w_hh v_hh."""
 
     def y_axis(a):
         return a[:, :, ys, None, None]  # [Kc, PH, sy, 1, 1]
@@ -260,16 +266,28 @@ def _max_step(ty: AxisTaps, tx: AxisTaps, ys: slice, xs: slice, image, w: int, c
     def x_axis(a):
         return a[:, None, None, :, xs]  # [Kc, 1, 1, PW, sx]
 
-    terms = [
-        (y_axis(wy) * x_axis(wx))[..., None] * image[y_axis(yi) * w + x_axis(xi)]
+    corners = [
+        (y_axis(yi) * w + x_axis(xi), y_axis(wy) * x_axis(wx))
         for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))
         for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))
     ]
-    value = np.maximum.reduce(terms) if conv.pooling == "corner-max" else sum(terms)
-    inside = (y_axis(ty.inside) & x_axis(tx.inside))[..., None]
-    present = (y_axis(ty.present) & x_axis(tx.present))[..., None]
-    value = np.where(inside, value, ct.type(conv.fill_value))
-    return np.where(present, value, ct.type(-np.inf)).max(axis=(2, 4))
+    shape = (*corners[0][0].shape, image.shape[1])
+    if shape not in buffers:
+        buffers[shape] = (np.empty(shape, dtype=image.dtype), np.empty(shape, dtype=image.dtype))
+    value, term = buffers[shape]
+    for i, (index, weight) in enumerate(corners):
+        target = value if i == 0 else term
+        np.take(image, index, axis=0, out=target)
+        np.multiply(weight[..., None], target, out=target)
+        if i and conv.pooling == "corner-max":
+            np.maximum(value, term, out=value)
+        elif i:
+            np.add(value, term, out=value)
+    np.copyto(value, image.dtype.type(conv.fill_value), where=~(y_axis(ty.inside) & x_axis(tx.inside))[..., None])
+    np.copyto(value, image.dtype.type(-np.inf), where=~(y_axis(ty.present) & x_axis(tx.present))[..., None])
+    if shape[2] == shape[4] == 1:
+        return value[:, :, 0, :, 0]
+    return value.max(axis=(2, 4))
 
 
 def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndarray:
