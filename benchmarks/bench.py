@@ -610,7 +610,7 @@ def machine() -> dict:
         "numpy": np.__version__,
         "blas": _blas(),
     }
-    for name in ("scipy", "torch", "torchvision", "cupy"):
+    for name in ("scipy", "torch", "torchvision", "onnxruntime", "openvino", "cupy"):
         try:
             info[name] = __import__(name).__version__
         except ImportError:
