@@ -368,9 +368,10 @@ def search(problem: Problem, *, spatial_scale=None, top=5, progress=None) -> Exp
 
     Subsets of rois and channels give lower bounds of a candidate's max error on more data (the
     max over fewer elements), so a candidate whose bound already exceeds what the leaders reach
-    is dropped unscored: candidates run cheapest first (costed before they run, see `_work`), and
-    a costly one is tried on a tiny sample of the subset before the subset itself. `progress`, if
-    given, is called as progress(stage, done, total)."""
+    is dropped unscored: candidates are costed before they run (`Problem.work`), a costly one is
+    tried on a tiny sample of the subset before the subset itself, and the leaders are bounded on a
+    medium sample before all of the data (`_Confirmation`). The answer is the one scoring every
+    candidate everywhere would give. `progress`, if given, is called as progress(stage, done, total)."""
     alike = _alike(problem.rois, problem.features.shape, problem.image_size, spatial_scale)
     sub = problem.subset(_subset(len(problem.rois), SUBSET_ROIS), _subset(problem.features.shape[1], SUBSET_CHANNELS))
     tiny = sub.subset(_subset(len(sub.rois), TINY_ROIS), _subset(sub.features.shape[1], TINY_CHANNELS))
@@ -385,9 +386,9 @@ def search(problem: Problem, *, spatial_scale=None, top=5, progress=None) -> Exp
 
 
 def _screen(pool: list[Candidate], sub: Problem, tiny: Problem, board: _Board, progress) -> None:
-    """Add to `board` the subset scores of the candidates that can still rank (see `search`): first every candidate
-    on the tiny sample, or straight on the subset where that costs as little; then, lowest bound
-    first, those whose bound does not rule them out on the subset."""
+    """Add to `board` the subset scores of the candidates that can still rank (see `search`):
+    first, cheapest first, every candidate on the tiny sample, or straight on the subset where that
+    costs as little; then, lowest bound first, those whose bound does not rule them out."""
     work = {_key(c): sub.work(c) for c in pool}
     bounds = []
     for done, candidate in enumerate(sorted(pool, key=lambda c: work[_key(c)])):
