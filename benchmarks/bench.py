@@ -1,4 +1,4 @@
-"""Time roialign's engines against torchvision's roi_align on identical inputs, in one process.
+"""Time roialign's engines against the CPU peers' RoIAlign on identical inputs, in one process.
 
     python benchmarks/bench.py                      # all workloads, 5 repeats, a table on stdout
     python benchmarks/bench.py --workloads 2,3 --repeats 9
@@ -15,13 +15,18 @@ uniformly inside the 1344x800 input image (so that the box fits), batch index un
 standard normal. Every workload has its own fixed seed (--seed plus its number).
 
 Each repeat runs every engine once, one after the other, so that all engines see the same machine
-state; the table gives the median. CPU engines: roialign's NumPy engine (os.cpu_count() threads) and
-torchvision's CPU op (torch.get_num_threads() threads; its roi_align kernel itself is serial). With
+state; the table gives the median. CPU engines: roialign's NumPy engine (os.cpu_count() threads),
+torchvision's CPU op (torch.get_num_threads() threads; its roi_align kernel itself is serial), and,
+where installed, onnxruntime's CPU RoiAlign (a one-node opset-16 model) and OpenVINO's ROIAlign-9
+(f32), each with os.cpu_count() intra-op threads; the ratio to the fastest of them is roialign's
+lead. With
 a GPU: roialign's CUDA engine and torchvision's CUDA op, timed with CUDA events on device-resident
 arrays (kernel time) and with a host clock from NumPy arrays to a NumPy result (end to end).
 "Working memory" is the peak resident memory a call adds beyond its own output, measured in a fresh
 subprocess per workload and engine (the peak is reset through /proc/self/clear_refs just before the
-call). Without torchvision only roialign's engines are timed.
+call). Without torchvision only roialign's engines and the other installed peers are timed.
+Then: the seed case against `python -c "import numpy"`, the NumPy engine's profile and its
+memory-traffic bound (benchmarks/engine_profile.py), and `roialign explain` without hints.
 """
 
 from __future__ import annotations
@@ -145,7 +150,7 @@ def torchvision_op(workload: Workload, device: str = "cpu"):
     return run, on_host
 
 
-PEER_THREADS = 2  # intra-op threads of onnxruntime and OpenVINO: the machine's cores on this project's machines
+PEER_THREADS = os.cpu_count() or 1  # intra-op threads of onnxruntime and OpenVINO: as many as roialign's engine uses
 
 
 def onnxruntime_op(workload: Workload):
