@@ -216,3 +216,27 @@ def test_matched_is_decided_as_roialign_diff_decides(error, pools_again):
     best = Scored("best", float(np.abs(got - reference).max()) if np.isfinite(error) else np.inf, 0.0)
     assert _matches(problem, best, compare) == compare(got, reference).matches
     assert bool(pooled) == pools_again
+
+
+def test_the_cli_progress_bar_shows_on_a_terminal_after_a_second_only(monkeypatch):
+    import importlib
+    import io
+
+    from rich.console import Console
+
+    command = importlib.import_module("roialign_cli.cli.explain")  # the module, not the click command
+
+    screen = io.StringIO()
+    monkeypatch.setattr(command, "console", lambda stderr: Console(file=screen, force_terminal=True, width=80))
+    with command._progress() as progress:
+        progress("scoring candidates on a sample", 1, 10)  # within the first second: nothing shown
+    assert screen.getvalue() == ""
+    monkeypatch.setattr(command, "PROGRESS_AFTER", 0.0)
+    with command._progress() as progress:
+        progress("scoring candidates on a sample", 5, 10)
+    assert "scoring candidates on a sample" in screen.getvalue()
+    screen.truncate(0)
+    monkeypatch.setattr(command, "console", lambda stderr: Console(file=screen, force_terminal=False))
+    with command._progress() as progress:
+        progress("scoring candidates on a sample", 5, 10)  # not a terminal: never shown
+    assert screen.getvalue() == ""
