@@ -1,4 +1,4 @@
-"""Time roialign's engines against torchvision's roi_align on identical inputs, in one process.
+"""Time roialign's engines against the CPU peers' RoIAlign on identical inputs, in one process.
 
     python benchmarks/bench.py                      # all workloads, 5 repeats, a table on stdout
     python benchmarks/bench.py --workloads 2,3 --repeats 9
@@ -11,20 +11,25 @@ Workloads (float32 features, torchvision semantics: no preset):
   4 mask head [2,256,100,168], 512 boxes, 14x14, sampling ratio 2, not aligned, scale 1/8
   5 pyramid   four levels P2..P5 of a 1344x800 image (strides 4..32, finest [2,256,200,336]), 1000 boxes of
               16..700 px, 7x7, sampling ratio 2, torchvision's level mapper and inferred scales, against
-              torchvision.ops.MultiScaleRoIAlign
+              torchvision.ops.MultiScaleRoIAlign (the other peers have no pyramid op)
 
 Boxes of workloads 2-4 are drawn with `random_boxes`: width and height uniform in 16..400 px, placed
 uniformly inside the 1344x800 input image (so that the box fits), batch index uniform; features are
 standard normal. Every workload has its own fixed seed (--seed plus its number).
 
 Each repeat runs every engine once, one after the other, so that all engines see the same machine
-state; the table gives the median. CPU engines: roialign's NumPy engine (os.cpu_count() threads) and
-torchvision's CPU op (torch.get_num_threads() threads; its roi_align kernel itself is serial). With
+state; the table gives the median. CPU engines: roialign's NumPy engine (os.cpu_count() threads),
+torchvision's CPU op (torch.get_num_threads() threads; its roi_align kernel itself is serial), and,
+where installed, onnxruntime's CPU RoiAlign (a one-node opset-16 model) and OpenVINO's ROIAlign-9
+(f32), each with os.cpu_count() intra-op threads; the ratio to the fastest of them is roialign's
+lead. With
 a GPU: roialign's CUDA engine and torchvision's CUDA op, timed with CUDA events on device-resident
 arrays (kernel time) and with a host clock from NumPy arrays to a NumPy result (end to end).
 "Working memory" is the peak resident memory a call adds beyond its own output, measured in a fresh
 subprocess per workload and engine (the peak is reset through /proc/self/clear_refs just before the
-call). Without torchvision only roialign's engines are timed.
+call). Without torchvision only roialign's engines and the other installed peers are timed.
+Then: the seed case against `python -c "import numpy"`, the NumPy engine's profile and its
+memory-traffic bound (benchmarks/engine_profile.py), and `roialign explain` without hints.
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
 
 IMAGE_SIZE = (1344, 800)  # (width, height) of the input image of workloads 2-5
 STRIDES = (4, 8, 16, 32)  # the pyramid's levels P2..P5 (workload 5)
@@ -139,8 +145,13 @@ def ours(workload: Workload, backend: str):
 
     def run(features, rois):
         return roi_align(
-            features, rois, workload.output_size, workload.spatial_scale, workload.sampling_ratio,
-            workload.aligned, backend=backend,
+            features,
+            rois,
+            workload.output_size,
+            workload.spatial_scale,
+            workload.sampling_ratio,
+            workload.aligned,
+            backend=backend,
         )
 
     return run
@@ -166,6 +177,80 @@ def torchvision_op(workload: Workload, device: str = "cpu"):
     return run, on_host
 
 
+PEER_THREADS = os.cpu_count() or 1  # intra-op threads of onnxruntime and OpenVINO: as many as roialign's engine uses
+
+
+def onnxruntime_op(workload: Workload):
+    """onnxruntime's CPU RoiAlign (one-node opset-16 model, PEER_THREADS intra-op threads) on the
+    workload's convention: half_pixel is torchvision's aligned=True, output_half_pixel aligned=False."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    node = helper.make_node(
+        "RoiAlign",
+        ["X", "rois", "batch_indices"],
+        ["Y"],
+        mode="avg",
+        output_height=workload.output_size,
+        output_width=workload.output_size,
+        sampling_ratio=max(workload.sampling_ratio, 0),
+        spatial_scale=workload.spatial_scale,
+        coordinate_transformation_mode="half_pixel" if workload.aligned else "output_half_pixel",
+    )
+    graph = helper.make_graph(
+        [node],
+        "roi_align",
+        [
+            helper.make_tensor_value_info("X", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("rois", TensorProto.FLOAT, None),
+            helper.make_tensor_value_info("batch_indices", TensorProto.INT64, None),
+        ],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 16)])
+    model.ir_version = 8
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = PEER_THREADS
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+    def prepare(features, rois):
+        inputs = {"X": features, "rois": rois[:, 1:].astype(np.float32), "batch_indices": rois[:, 0].astype(np.int64)}
+        return lambda: session.run(None, inputs)[0]
+
+    return prepare
+
+
+def openvino_op(workload: Workload):
+    """OpenVINO's CPU ROIAlign-9 (PEER_THREADS threads, f32 precision): aligned_mode half_pixel_for_nn is
+    torchvision's aligned=True, asymmetric aligned=False."""
+    import openvino as ov
+    import openvino.opset9 as ops
+
+    def prepare(features, rois):
+        data = ops.parameter(list(features.shape), ov.Type.f32)
+        boxes = ops.parameter([len(rois), 4], ov.Type.f32)
+        batch = ops.parameter([len(rois)], ov.Type.i32)
+        node = ops.roi_align(
+            data,
+            boxes,
+            batch,
+            workload.output_size,
+            workload.output_size,
+            max(workload.sampling_ratio, 0),
+            workload.spatial_scale,
+            "avg",
+            "half_pixel_for_nn" if workload.aligned else "asymmetric",
+        )
+        config = {"INFERENCE_NUM_THREADS": PEER_THREADS, "INFERENCE_PRECISION_HINT": "f32"}
+        compiled = ov.Core().compile_model(ov.Model([node], [data, boxes, batch]), "CPU", config)
+        request = compiled.create_infer_request()
+        inputs = [features, rois[:, 1:].astype(np.float32), rois[:, 0].astype(np.int32)]
+        return lambda: np.array(request.infer(inputs)[0])
+
+    return prepare
+
+
 def torchvision_pyramid(workload: Workload, device: str):
     """MultiScaleRoIAlign over maps (a list) and rois [K, 5]: boxes split per image, as it takes them."""
     from collections import OrderedDict
@@ -187,12 +272,11 @@ def torchvision_pyramid(workload: Workload, device: str):
     return run, on_host
 
 
-def torchvision_missing() -> str | None:
+def peer_missing(module: str) -> str | None:
     try:
-        import torch  # noqa: F401
-        import torchvision  # noqa: F401
+        __import__(module)
     except ImportError as exc:
-        return f"torchvision not importable ({exc})"
+        return f"{module} not importable ({exc})"
     return None
 
 
@@ -205,7 +289,7 @@ def cuda_missing() -> str | None:
     usable, reason = cuda_engine.availability()
     if not usable:
         return reason
-    if torchvision_missing() is None:
+    if peer_missing("torchvision") is None:
         import torch
 
         if not torch.cuda.is_available():
@@ -224,6 +308,8 @@ class Result:
     seconds: list[float]
     max_diff: float | None = None  # against torchvision on the same device
     speedup: float | None = None  # torchvision's median time over this one, same device and clock
+    vs_fastest: float | None = None  # the fastest CPU peer's median time over this one
+    fastest: str | None = None  # that peer
     working_bytes: int | None = None
 
     @property
@@ -244,25 +330,51 @@ def interleaved(calls: dict, repeats: int) -> dict[str, list[float]]:
     return times
 
 
-def bench_cpu(workload: Workload, features, rois, repeats: int, with_torch: bool) -> list[Result]:
-    mine = ours(workload, "numpy")
-    calls = {"roialign numpy": lambda: mine(features, rois)}
-    outputs = {"roialign numpy": mine(features, rois)}
-    threads = {"roialign numpy": str(os.cpu_count())}
-    if with_torch:
-        import torch
+def _torchvision_cpu(workload: Workload, features, rois):
+    import torch
 
-        run, _ = torchvision_op(workload)
-        f = [torch.from_numpy(m) for m in features] if workload.pyramid else torch.from_numpy(features)
-        r = torch.from_numpy(rois.astype(np.float32))
-        calls["torchvision cpu"] = lambda: run(f, r)
-        outputs["torchvision cpu"] = run(f, r).numpy()
-        threads["torchvision cpu"] = f"{torch.get_num_threads()} (kernel serial)"
-    times = interleaved(calls, repeats)
-    results = [Result(workload, name, threads[name], times[name]) for name in calls]
-    if with_torch:
-        results[0].max_diff = float(np.abs(outputs["roialign numpy"] - outputs["torchvision cpu"]).max())
-        results[0].speedup = results[1].median / results[0].median
+    run, _ = torchvision_op(workload)
+    f = [torch.from_numpy(m) for m in features] if workload.pyramid else torch.from_numpy(features)
+    r = torch.from_numpy(rois.astype(np.float32))
+    return lambda: run(f, r).numpy(), f"{torch.get_num_threads()} (kernel serial)"
+
+
+# CPU peers: name -> (the module it needs, a builder (workload, features, rois) -> (call, threads))
+CPU_PEERS = {
+    "torchvision cpu": ("torchvision", _torchvision_cpu),
+    "onnxruntime cpu": ("onnxruntime", lambda w, f, r: (onnxruntime_op(w)(f, r), str(PEER_THREADS))),
+    "openvino cpu": ("openvino", lambda w, f, r: (openvino_op(w)(f, r), str(PEER_THREADS))),
+}
+
+
+def cpu_calls(workload: Workload, features, rois, missing: dict) -> dict[str, tuple[object, str]]:
+    """roialign's NumPy engine and every installed CPU peer: name -> (a call on these inputs, its threads)."""
+    mine = ours(workload, "numpy")
+    calls = {"roialign numpy": (lambda: mine(features, rois), str(os.cpu_count()))}
+    for name, (module, build) in CPU_PEERS.items():
+        if missing[module] is None and (module == "torchvision" or not workload.pyramid):  # the others: no pyramid op
+            calls[name] = build(workload, features, rois)
+    return calls
+
+
+def bench_cpu(workload: Workload, features, rois, repeats: int, missing: dict) -> list[Result]:
+    """roialign's NumPy engine and every installed CPU peer, interleaved; ratios against torchvision
+    and against the fastest peer, all from the same run."""
+    calls = cpu_calls(workload, features, rois, missing)
+    outputs = {name: call() for name, (call, _) in calls.items()}
+    times = interleaved({name: call for name, (call, _) in calls.items()}, repeats)
+    results = [Result(workload, name, threads, times[name]) for name, (_, threads) in calls.items()]
+    by_name = {r.engine: r for r in results}
+    torch_row = by_name.get("torchvision cpu")
+    for r in results:
+        if torch_row is not None:
+            r.max_diff = None if r is torch_row else float(np.abs(outputs[r.engine] - outputs[torch_row.engine]).max())
+            r.speedup = None if r is torch_row else torch_row.median / r.median
+    peers = [r for r in results if r.engine != "roialign numpy"]
+    if peers:
+        fastest = min(peers, key=lambda r: r.median)
+        by_name["roialign numpy"].vs_fastest = fastest.median / by_name["roialign numpy"].median
+        by_name["roialign numpy"].fastest = fastest.engine
     return results
 
 
@@ -286,11 +398,13 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         calls["torchvision cuda"] = lambda: run(f, r)
         ends["torchvision cuda"] = lambda: on_host(features, rois)
         events["torchvision cuda"] = (
-            lambda: torch.cuda.Event(enable_timing=True), torch.cuda.synchronize, lambda a, b: a.elapsed_time(b)
+            lambda: torch.cuda.Event(enable_timing=True),
+            torch.cuda.synchronize,
+            lambda a, b: a.elapsed_time(b),
         )
         reference["torchvision cuda"] = ends["torchvision cuda"]()
     kernel = {name: [] for name in calls}
-    for call in calls.values():  # compile and warm up
+    for name, call in calls.items():
         call()
     for _ in range(repeats):
         for name, call in calls.items():
@@ -309,7 +423,7 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         results.append(Result(workload, f"{name} (end to end)", "GPU", end_to_end[name]))
     if with_torch:
         diff = float(np.abs(reference["roialign cuda"] - reference["torchvision cuda"]).max())
-        for row, peer in zip(results[:2], results[2:], strict=True):
+        for row, peer in zip(results[:2], results[2:]):
             row.max_diff = diff
             row.speedup = peer.median / row.median
     return results
@@ -333,13 +447,14 @@ def memory_probe(number: int, engine: str, seed: int) -> dict:
     if engine == "roialign numpy":
         import scipy.sparse  # noqa: F401  (imported by the engine; not part of its working memory)
 
-        call = ours(workload, "numpy")
+        mine = ours(workload, "numpy")
+        call = lambda: mine(features, rois)
     else:
-        call = torchvision_op(workload)[1]
+        call = CPU_PEERS[engine][1](workload, features, rois)[0]  # its session or tensors built before the reset
     with open("/proc/self/clear_refs", "w") as clear:
         clear.write("5")  # reset the peak (VmHWM) to the current resident size
     before = _read_status_kb("VmRSS")
-    out = call(features, rois)
+    out = call()
     peak = _read_status_kb("VmHWM")
     return {"added": (peak - before) * 1024, "output": int(out.nbytes)}
 
@@ -348,7 +463,7 @@ def working_memory(workload: Workload, engine: str, seed: int) -> int | None:
     if not Path("/proc/self/clear_refs").exists():
         return None
     command = [sys.executable, __file__, "--memory-probe", str(workload.number), engine, "--seed", str(seed)]
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, check=False, capture_output=True, text=True)
     if done.returncode != 0:
         print(f"memory probe failed for {engine} on workload {workload.number}: {done.stderr.strip()}", file=sys.stderr)
         return None
@@ -363,7 +478,7 @@ def _cli(*args: str, importtime: bool = False) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     flags = ["-X", "importtime"] if importtime else []
     command = [sys.executable, *flags, "-m", "roialign_cli", *args]
-    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=REPO)
+    return subprocess.run(command, check=False, capture_output=True, text=True, env=env, cwd=REPO)
 
 
 def _import_seconds(stderr: str) -> float:
@@ -379,8 +494,14 @@ def _import_seconds(stderr: str) -> float:
 def startup(repeats: int) -> list[dict]:
     """Wall time, import time and heavy imports of `--help`, `presets` and `pool` on the seed sample."""
     seed = [
-        "pool", "samples/features.npy", "samples/detections.npy",
-        "--image-size", "576x192", "--spatial-scale", "1/8", "--json",
+        "pool",
+        "samples/features.npy",
+        "samples/detections.npy",
+        "--image-size",
+        "576x192",
+        "--spatial-scale",
+        "1/8",
+        "--json",
     ]
     commands = (
         ("roialign --help", ["--help"]),
@@ -404,15 +525,127 @@ def startup(repeats: int) -> list[dict]:
             last = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else f"exit {done.returncode}"
             rows.append({"command": label, "note": f"failed: {last.split(' (')[0][:100]}"})
             continue
-        heavy = [m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.M)]
-        rows.append({
-            "command": label,
-            "wall": statistics.median(walls),
-            "imports": statistics.median(imports),
-            "work": statistics.median(work) if work else None,
-            "heavy": ", ".join(heavy) or "none",
-        })
+        heavy = [
+            m for m in ("numpy", "scipy", "cupy", "torch") if re.search(rf"\|\s+{m}(\.|$)", done.stderr, re.MULTILINE)
+        ]
+        rows.append(
+            {
+                "command": label,
+                "wall": statistics.median(walls),
+                "imports": statistics.median(imports),
+                "work": statistics.median(work) if work else None,
+                "heavy": ", ".join(heavy) or "none",
+            }
+        )
     return rows
+
+
+def seed_against_numpy(repeats: int) -> Section:
+    """Wall time of the whole seed-case command beside a bare `python -c "import numpy"`, interleaved."""
+    seed = ["pool", "samples/features.npy", "samples/detections.npy", "--image-size", "576x192",
+            "--spatial-scale", "1/8", "-o", os.devnull]  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    commands = {
+        'python -c "import numpy"': [sys.executable, "-c", "import numpy"],
+        "roialign pool on the seed sample (-o /dev/null)": [sys.executable, "-m", "roialign_cli", *seed],
+    }
+    walls = {label: [] for label in commands}
+    for _ in range(repeats):
+        for label, command in commands.items():
+            started = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True, env=env, cwd=REPO)
+            walls[label].append(time.perf_counter() - started)
+    base = statistics.median(next(iter(walls.values())))
+    rows = [[label, _ms(statistics.median(w)), f"{statistics.median(w) / base:.2f}x"] for label, w in walls.items()]
+    intro = ["Fresh processes, interleaved, median of the repeats; the ratio is to the bare NumPy import."]
+    return Section("Seed case against `import numpy`", intro, ["command", "wall ms", "x import numpy"], rows)
+
+
+# --- where the time goes -------------------------------------------------------------------------
+
+
+def profile_section(workloads: list[Workload], seed: int, repeats: int) -> Section:
+    import engine_profile
+
+    rows = []
+    for workload in workloads:
+        features, rois = make_inputs(workload, seed)
+        mine = ours(workload, "numpy")
+        spent = engine_profile.profile(lambda mine=mine, f=features, r=rois: mine(f, r), repeats)
+        total = sum(spent[name] for name in engine_profile.PHASES)
+        cells = [f"{spent[name] * 1000:.0f} ({spent[name] / total:.0%})" for name in engine_profile.PHASES]
+        rows.append([f"{workload.number} {workload.name}", _ms(spent["wall"]), *cells])
+    intro = [
+        "The NumPy engine's phases (see benchmarks/engine_profile.py), median of the repeats in a separate run:",
+        "thread-milliseconds summed over its worker threads, and each phase's share of their total.",
+    ]
+    header = ["workload", "wall ms", *(f"{name} thread-ms" for name in engine_profile.PHASES)]
+    return Section("Where the NumPy engine's time goes", intro, header, rows)
+
+
+def traffic_section(results: list[Result], workloads: list[Workload]) -> Section:
+    import engine_profile
+
+    rate = engine_profile.bandwidth()
+    rows = []
+    for workload in workloads:
+        mine = next(r for r in results if r.workload == workload and r.engine == "roialign numpy")
+        n, c, h, w = workload.features
+        moved = engine_profile.traffic(n * c * h * w * 4, workload.rois * c * workload.output_size**2 * 4)
+        bound, passes = moved["least"] / rate, moved["passes"] / rate
+        rows.append([f"{workload.number} {workload.name}", f"{moved['least'] / 1e6:.0f}", _ms(bound), _ms(passes),
+                     _ms(mine.median), f"{bound / mine.median:.0%}"])  # fmt: skip
+    intro = [
+        f"Bandwidth of this machine: {rate / 1e9:.1f} GB/s (bytes read + written by a 256 MB copy on",
+        f"{os.cpu_count()} threads, best of 5). Bound: reading the features once and writing the output once",
+        "at that rate. The engine's passes: its channels-last copy written and read back, its product's rows",
+        "written and read back by the transposing write (about 3 x features + 3 x output). Measured: the Results",
+        "table's median.",
+    ]
+    header = ["workload", "least MB moved", "bound ms", "engine's passes ms", "measured ms", "bound / measured"]
+    return Section("Memory-traffic bound", intro, header, rows)
+
+
+EXPLAIN_CASE = ((1, 256, 100, 168), 1000, (16.0, 300.0), 1 / 8)  # features, boxes, their sides in px, scale
+
+
+def explain_section(repeats: int) -> Section:
+    """`roialign explain` in a fresh process on 1000 boxes x 256 channels, without and with the scale."""
+    import tempfile
+
+    from roialign_cli import roi_align
+
+    shape, count, sides, scale = EXPLAIN_CASE
+    rng = np.random.default_rng(19)
+    features = rng.standard_normal(shape, dtype=np.float32)
+    rois = random_boxes(rng, count, shape[0], IMAGE_SIZE, sides)
+    references = {
+        "torchvision aligned=False, adaptive": roi_align(features, rois, (7, 7), scale),
+        "torchvision aligned=True, sampling ratio 2": roi_align(features, rois, (7, 7), scale, 2, aligned=True),
+    }
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        np.save(f"{folder}/feat.npy", features)
+        np.save(f"{folder}/rois.npy", rois)
+        for name, reference in references.items():
+            np.save(f"{folder}/ref.npy", reference)
+            for hints in ([], ["--spatial-scale", "1/8"]):
+                walls = []
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    done = _cli("explain", f"{folder}/feat.npy", f"{folder}/rois.npy", f"{folder}/ref.npy",
+                                "--backend", "numpy", "--json", *hints)  # fmt: skip
+                    walls.append(time.perf_counter() - started)
+                best = json.loads(done.stdout)
+                rows.append([name, " ".join(hints) or "none", f"{statistics.median(walls):.2f}",
+                             f"{best['best']['label']} at {best['best']['spatial_scale']}", str(best["matched"])])  # fmt: skip
+    intro = [
+        f"Features {list(shape)}, {count} boxes of {sides[0]:g}..{sides[1]:g} px in a {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}",
+        f"image, scale 1/{round(1 / scale)}, 7x7; the reference made by torchvision's convention as named.",
+        "Fresh processes (`roialign explain ... --backend numpy --json`), median of the repeats.",
+    ]
+    header = ["reference", "hints", "wall s", "best match", "matched"]
+    return Section("`roialign explain` on 1000 boxes x 256 channels", intro, header, rows)
 
 
 # --- report --------------------------------------------------------------------------------------
@@ -431,7 +664,7 @@ def machine() -> dict:
         "numpy": np.__version__,
         "blas": _blas(),
     }
-    for name in ("scipy", "torch", "torchvision", "cupy"):
+    for name in ("scipy", "torch", "torchvision", "onnxruntime", "openvino", "cupy"):
         try:
             info[name] = __import__(name).__version__
         except ImportError:
@@ -465,20 +698,37 @@ def table_rows(results: list[Result]) -> list[list[str]]:
     rows = []
     for r in results:
         speedup = "-" if r.speedup is None else f"{r.speedup:.1f}x"
+        fastest = "-" if r.vs_fastest is None else f"{r.vs_fastest:.1f}x ({r.fastest})"
         memory = "-" if r.working_bytes is None else f"{r.working_bytes / 2**20:.0f}"
         diff = "-" if r.max_diff is None else f"{r.max_diff:.1e}"
         name = f"{r.workload.number} {r.workload.name}"
-        rows.append([name, r.engine, r.threads, _ms(r.median), speedup, memory, diff])
+        rows.append([name, r.engine, r.threads, _ms(r.median), speedup, fastest, memory, diff])
     return rows
 
 
 HEADER = [
-    "workload", "engine", "threads", "median ms", "speed-up vs torchvision", "working MB beyond output",
+    "workload",
+    "engine",
+    "threads",
+    "median ms",
+    "speed-up vs torchvision",
+    "vs the fastest CPU peer",
+    "working MB beyond output",
     "max |diff| vs torchvision",
 ]
 
 
-def markdown(results, startup_rows, info, command, repeats, skipped=()) -> str:
+@dataclass
+class Section:
+    """A further table of the report: a title, sentences saying what it shows, its columns and rows."""
+
+    title: str
+    intro: list[str]
+    header: list[str]
+    rows: list[list[str]]
+
+
+def markdown(results, startup_rows, info, command, repeats, skipped=(), sections=()) -> str:
     lines = [
         "# Benchmarks",
         "",
@@ -523,13 +773,17 @@ def markdown(results, startup_rows, info, command, repeats, skipped=()) -> str:
             else:
                 cells = [s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"]]
                 lines.append("| " + " | ".join(cells) + " |")
+    for section in sections:
+        lines += ["", f"## {section.title}", "", *section.intro, ""]
+        lines += ["| " + " | ".join(section.header) + " |", "|" + "---|" * len(section.header)]
+        lines += ["| " + " | ".join(row) + " |" for row in section.rows]
     if skipped:
         lines += ["", "## Not measured", ""] + [f"- {reason}" for reason in skipped]
     lines += ["", "## Machine", ""] + [f"- {k}: {v}" for k, v in info.items()] + [""]
     return "\n".join(lines)
 
 
-def print_table(results, startup_rows, skipped) -> None:
+def print_table(results, startup_rows, skipped, sections=()) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -550,6 +804,13 @@ def print_table(results, startup_rows, skipped) -> None:
             else:
                 start.add_row(s["command"], _ms(s["wall"]), _ms(s["imports"]), _ms(s["work"]), s["heavy"])
         console.print(start)
+    for section in sections:
+        extra = Table(title=section.title)
+        for column in section.header:
+            extra.add_column(column)
+        for row in section.rows:
+            extra.add_row(*row)
+        console.print(extra)
     for reason in skipped:
         console.print(f"skipped: {reason}")
 
@@ -562,6 +823,8 @@ def main(argv=None) -> None:
     parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
     parser.add_argument("--no-memory", action="store_true", help="skip the working-memory subprocesses")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurements")
+    parser.add_argument("--no-profile", action="store_true", help="skip the engine's profile and traffic bound")
+    parser.add_argument("--no-explain", action="store_true", help="skip timing `roialign explain`")
     parser.add_argument("--memory-probe", nargs=2, metavar=("WORKLOAD", "ENGINE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.memory_probe:
@@ -569,18 +832,15 @@ def main(argv=None) -> None:
         return
 
     chosen = [WORKLOADS[int(n)] for n in args.workloads.split(",")]
-    skipped = [
-        f"{what}: {reason}"
-        for what, reason in (("torchvision", torchvision_missing()),
-                             ("the CUDA engine against torchvision CUDA (workloads 2-4)", cuda_missing()))
-        if reason
-    ]
-    with_torch = torchvision_missing() is None
-    with_cuda = cuda_missing() is None
+    missing = {module: peer_missing(module) for module, _ in CPU_PEERS.values()}
+    reasons = {**missing, "the CUDA engine against torchvision CUDA (workloads 2-4)": cuda_missing()}
+    skipped = [f"{what}: {reason}" for what, reason in reasons.items() if reason]
+    with_torch = missing["torchvision"] is None
+    with_cuda = reasons["the CUDA engine against torchvision CUDA (workloads 2-4)"] is None
     results = []
     for workload in chosen:
         features, rois = make_inputs(workload, args.seed)
-        cpu = bench_cpu(workload, features, rois, args.repeats, with_torch)
+        cpu = bench_cpu(workload, features, rois, args.repeats, missing)
         if not args.no_memory:
             for r in cpu:
                 r.working_bytes = working_memory(workload, r.engine, args.seed)
@@ -589,12 +849,19 @@ def main(argv=None) -> None:
             results += bench_cuda(workload, features, rois, args.repeats, with_torch)
         print(f"workload {workload.number} done", file=sys.stderr)
     startup_rows = [] if args.no_startup else startup(args.repeats)
-    print_table(results, startup_rows, skipped)
+    sections = [] if args.no_startup else [seed_against_numpy(args.repeats)]
+    heavy = [w for w in chosen if w.number != 1]
+    if heavy and not args.no_profile:
+        sections += [profile_section(heavy, args.seed, args.repeats), traffic_section(results, heavy)]
+    if not args.no_explain:
+        sections.append(explain_section(max(1, args.repeats // 3)))
+    print_table(results, startup_rows, skipped, sections)
     if args.markdown:
         unset = [var for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if var not in os.environ]
         prefix = ["env", *(f"-u {var}" for var in unset)] if unset else []
         command = " ".join([*prefix, "python benchmarks/bench.py", *(argv if argv is not None else sys.argv[1:])])
-        Path(args.markdown).write_text(markdown(results, startup_rows, machine(), command, args.repeats, skipped))
+        report = markdown(results, startup_rows, machine(), command, args.repeats, skipped, sections)
+        Path(args.markdown).write_text(report)
 
 
 if __name__ == "__main__":

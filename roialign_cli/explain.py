@@ -10,17 +10,19 @@ any engine (`roialign_cli.engines`), the GPU's included.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .boxes import looks_relative, scale_relative
-from .conventions import Convention, differences, format_value
-from .diff_defaults import ATOL
 from . import engines
+from .boxes import looks_relative, scale_relative
+from .conventions import Convention, X, Y, differences, format_value
+from .diff_defaults import ATOL, RTOL
 from .equivalents import CallSpec, scale_expression
+from .geometry import axis_geometry, axis_scales, compute_dtype
 from .torch_calls import torch_layer
 from .presets import PRESETS, Preset, get
 
@@ -29,6 +31,17 @@ SAMPLING_RATIOS = (0, 1, 2, 3, 4)
 SUBSET_ROIS = 12
 SUBSET_CHANNELS = 8
 CONFIRMED = 12
+FRAMEWORK_NEAREST = 3  # a framework's leading candidates confirmed on all the data for its nearest call
+# Candidates costlier than this on the subset (see `Problem.work`) are first scored on a tiny sample of it.
+TINY_ROIS = 3
+TINY_CHANNELS = 2
+TINY_FIRST_WORK = 1 << 20
+# Relative slack on a lower bound: the same element can round differently when the engine chunks otherwise.
+BOUND_SLACK = 1e-4
+# The leaders are bounded on this many rois and channels before they are confirmed on all of them.
+MEDIUM_ROIS = 128
+MEDIUM_CHANNELS = 32
+ERROR_BLOCK = 1 << 17  # elements per block of the error computation
 TIE = ATOL  # errors closer than `roialign diff`'s absolute tolerance are float noise, not a better fit
 
 
@@ -203,7 +216,13 @@ def _scale_pair(s) -> tuple[float, float]:
 def candidates(rois, features_shape, image_size=None, spatial_scale=None, position_sensitive=False) -> list[Candidate]:
     """The whole search space, without duplicates (same convention, reading and scale); position-sensitive
     conventions alone when the reference has C / (PH * PW) channels, else none of them."""
-    seen, out = set(), []
+    return [same[0] for same in _alike(rois, features_shape, image_size, spatial_scale, position_sensitive).values()]
+
+
+def _alike(rois, features_shape, image_size, spatial_scale, position_sensitive=False) -> dict[tuple, list[Candidate]]:
+    """The search space grouped by what the engine computes (`_key`), in the registry's order: the
+    first of a group is the one scored, the others (another preset's name for the same call) share its score."""
+    groups: dict[tuple, list[Candidate]] = {}
     scales = _scales(features_shape, image_size, spatial_scale)
     for preset, options, mode, base in _bases():
         if (base.channel_mapping == "position-sensitive") != position_sensitive:
@@ -212,11 +231,13 @@ def candidates(rois, features_shape, image_size=None, spatial_scale=None, positi
         for reading in _readings(rois, image_size):
             for ratio, scale in itertools.product(ratios, scales if reading.scaled else [1.0]):
                 conv = base.with_(coordinates=reading.coordinates, sampling_ratio=ratio)
-                key = (conv, reading.times_image, scale)
-                if key not in seen:
-                    seen.add(key)
-                    out.append(Candidate(preset, options, mode, reading, scale, conv))
-    return out
+                candidate = Candidate(preset, options, mode, reading, scale, conv)
+                groups.setdefault(_key(candidate), []).append(candidate)
+    return groups
+
+
+def _key(candidate: Candidate) -> tuple:
+    return candidate.convention, candidate.reading.times_image, candidate.spatial_scale
 
 
 def engine_rois(rois: np.ndarray, reading: Reading, image_size) -> np.ndarray:
@@ -240,10 +261,27 @@ class Problem:
         got = self.engine.pool(self.features, rois, self.output_size, candidate.spatial_scale, candidate.convention)
         return got if isinstance(got, np.ndarray) else got.get()  # CuPy results come back to the host
 
-    def work(self, candidate: Candidate):
+    def call(self, candidate: Candidate):
         """The engine call that scores a candidate, as `limits` estimates it."""
         rois = engine_rois(self.rois, candidate.reading, self.image_size)
         return rois, self.features, self.output_size, candidate.spatial_scale, candidate.convention
+
+    def work(self, candidate: Candidate) -> float:
+        """What pooling the candidate costs here, from its geometry before it runs: pixel reads, per
+        roi its bins x the taps of a bin's samples (4 per sample; for average pooling at most the
+        pixels the bin spans) x channels."""
+        rois = engine_rois(self.rois, candidate.reading, self.image_size)
+        _, channels, height, width = self.features.shape
+        conv, ct = candidate.convention, compute_dtype(self.features.dtype)
+        scales = axis_scales(candidate.spatial_scale)
+        taps = []
+        for (c1, c2, length, axis), pooled in zip(((2, 4, height, Y), (1, 3, width, X)), self.output_size):
+            geo = axis_geometry(rois[:, c1], rois[:, c2], length, scales[axis], pooled, conv, ct, axis)
+            per_bin = 2 * np.maximum(geo.grid, 1)
+            if conv.pooling == "avg":
+                per_bin = np.minimum(per_bin, np.floor(np.abs(geo.bin.astype(np.float64))) + 3)
+            taps.append(per_bin)
+        return float((taps[0] * taps[1]).sum()) * self.output_size[0] * self.output_size[1] * channels
 
     def score(self, candidate: Candidate) -> Scored:
         return Scored(candidate, *_errors(self.pooled(candidate), self.reference))
@@ -253,7 +291,7 @@ class Problem:
         """The reference has C / (PH * PW) channels: each bin read its own input channels."""
         return self.reference.shape[1] != self.features.shape[1]
 
-    def subset(self, rois: np.ndarray, channels: np.ndarray) -> "Problem":
+    def subset(self, rois: np.ndarray, channels: np.ndarray) -> Problem:
         """The same problem on some rois and reference channels (a contiguous copy of the input
         channels they read)."""
         inputs = channels
@@ -265,11 +303,20 @@ class Problem:
 
 
 def _errors(got: np.ndarray, reference: np.ndarray) -> tuple[float, float]:
-    """Max and mean absolute error; NaN where only one side is NaN counts as infinite."""
-    diff = np.abs(got.astype(np.float64) - reference)
-    both_nan = np.isnan(got) & np.isnan(reference)
-    diff = np.where(both_nan, 0.0, np.where(np.isnan(diff), np.inf, diff))
-    return (float(diff.max()), float(diff.mean())) if diff.size else (0.0, 0.0)
+    """Max and mean absolute error; NaN where only one side is NaN counts as infinite. A block of
+    rois at a time, so that the float64 temporaries stay in cache."""
+    if not got.size:
+        return 0.0, 0.0
+    step = max(1, ERROR_BLOCK // (got[0].size or 1))
+    largest, total = 0.0, 0.0
+    for k in range(0, len(got), step):
+        a, b = got[k : k + step], reference[k : k + step]
+        diff = np.abs(a.astype(np.float64) - b)
+        unequal = np.isnan(diff)
+        if unequal.any():
+            diff[unequal] = np.where(np.isnan(a) & np.isnan(b), 0.0, np.inf)[unequal]
+        largest, total = max(largest, float(diff.max())), total + float(diff.sum())
+    return largest, total / got.size
 
 
 def _prior(s: Scored):
@@ -301,11 +348,12 @@ def _subset(count: int, limit: int) -> np.ndarray:
 
 
 def explain(features, rois, reference, *, image_size=None, spatial_scale=None, assume=None, top=5,
-            paths=("FEATURES", "ROIS"), backend="auto", layout="nchw") -> Explanation:
+            paths=("FEATURES", "ROIS"), backend="auto", layout="nchw", progress=None) -> Explanation:
     """Search, then check the best against the tolerance of `roialign diff`, and compare it with
     what the user assumed. `paths` name the files in the reproducing command; `backend` picks the
     engine as `roialign pool` does (the result's `engine` says which ran); `layout` 'nhwc' reads
-    channels-last features [N, H, W, C] and a reference [K, PH, PW, C], as TF and NNAPI give them."""
+    channels-last features [N, H, W, C] and a reference [K, PH, PW, C], as TF and NNAPI give them;
+    `progress` see `search`."""
     from .compare import compare
     from .limits import check_work
     from .validation import check_layout
@@ -317,19 +365,30 @@ def explain(features, rois, reference, *, image_size=None, spatial_scale=None, a
     features, rois, reference = _checked(features, rois, reference)
     choice = engines.choose(backend, features)
     problem = _problem(features, rois, reference, image_size, choice)
-    result = search(problem, spatial_scale=spatial_scale, top=top)
+    result = search(problem, spatial_scale=spatial_scale, top=top, progress=progress)
     result.engine = choice
     best = result.best.candidate
-    result.matched = compare(problem.pooled(best), reference).matches
+    result.matched = _matches(problem, result.best, compare)
     result.command = pool_command(best, *paths, image_size, result.output_size, layout)
     if result.framework_lines()["torchvision"][0] != "exact":
         result.layer = layer_text(best, result.output_size)
     if assume:
         like = assumed_candidate(assume, image_size, spatial_scale, features.shape[3], best)
-        check_work(*problem.work(like), engine=problem.backend)
+        check_work(*problem.call(like), engine=problem.backend)
         result.assumed = problem.score(like)
         result.assumption_lines = explain_assumption(result.assumed, result.best)
     return result
+
+
+def _matches(problem: Problem, best: Scored, compare) -> bool:
+    """Whether the best is within `roialign diff`'s default tolerance everywhere. Its max error
+    settles that without pooling it again when it is within ATOL (every element is then within
+    ATOL + RTOL x |reference|) or, finite, beyond ATOL + RTOL x the reference's largest magnitude."""
+    if best.max_error <= ATOL:
+        return True
+    if math.isfinite(best.max_error) and best.max_error > ATOL + RTOL * float(np.abs(problem.reference).max()):
+        return False
+    return compare(problem.pooled(best.candidate), problem.reference).matches
 
 
 def _problem(features, rois, reference, image_size, choice: engines.Choice) -> Problem:
@@ -365,26 +424,144 @@ def _checked(features, rois, reference):
     return np.asarray(features), rois, reference
 
 
-def search(problem: Problem, *, spatial_scale=None, top=5) -> Explanation:
-    """Score every candidate on a subset, confirm the leaders on everything, rank them."""
-    pool = candidates(
-        problem.rois, problem.features.shape, problem.image_size, spatial_scale, problem.position_sensitive
-    )
+def search(problem: Problem, *, spatial_scale=None, top=5, progress=None) -> Explanation:
+    """Score every candidate that can still rank on a subset, confirm the leaders on everything, rank them.
+
+    Subsets of rois and channels give lower bounds of a candidate's max error on more data (the
+    max over fewer elements), so a candidate whose bound already exceeds what the leaders reach
+    is dropped unscored: candidates are costed before they run (`Problem.work`), a costly one is
+    tried on a tiny sample of the subset before the subset itself, and the leaders are bounded on a
+    medium sample before all of the data (`_Confirmation`). The answer is the one scoring every
+    candidate everywhere would give. `progress`, if given, is called as progress(stage, done, total)."""
+    alike = _alike(problem.rois, problem.features.shape, problem.image_size, spatial_scale, problem.position_sensitive)
     sub = problem.subset(_subset(len(problem.rois), SUBSET_ROIS), _subset(problem.reference.shape[1], SUBSET_CHANNELS))
-    pool, notes = _affordable(pool, sub, problem)
-    quick = rank([sub.score(c) for c in pool])
+    tiny = sub.subset(_subset(len(sub.rois), TINY_ROIS), _subset(sub.reference.shape[1], TINY_CHANNELS))
+    board = _Board(max(CONFIRMED, top), alike)
+    pool, notes = _affordable([same[0] for same in alike.values()], sub, problem)
+    _screen(pool, sub, tiny, board, progress)
+    quick = rank(board.scored)
     leaders, confirm_note = _confirmable([s.candidate for s in quick[: max(CONFIRMED, top)]], problem)
-    confirmed = rank([problem.score(c) for c in leaders])
-    explanation = Explanation(confirmed, len(pool), problem.output_size, problem.image_size, notes=notes + confirm_note)
-    explanation.frameworks = _framework_matches(quick, confirmed, problem)
+    confirmation = _Confirmation(problem, progress)
+    allowed = {id(c) for c in leaders}
+    leading = [s for s in quick[: max(CONFIRMED, top)] if id(s.candidate) in allowed]
+    confirmed = confirmation.ranked(leading, top, "confirming the leaders on all the data")
+    explanation = Explanation(
+        confirmed, len(alike), problem.output_size, problem.image_size, notes=notes + confirm_note
+    )
+    explanation.frameworks = _framework_matches(quick, confirmation, problem, alike)
     return explanation
+
+
+def _screen(pool: list[Candidate], sub: Problem, tiny: Problem, board: _Board, progress) -> None:
+    """Add to `board` the subset scores of the candidates that can still rank (see `search`):
+    first, cheapest first, every candidate on the tiny sample, or straight on the subset where that
+    costs as little; then, lowest bound first, those whose bound does not rule them out."""
+    work = {_key(c): sub.work(c) for c in pool}
+    bounds = []
+    for done, candidate in enumerate(sorted(pool, key=lambda c: work[_key(c)])):
+        if progress:
+            progress("scoring candidates on a sample", done, len(pool))
+        if work[_key(candidate)] < TINY_FIRST_WORK:
+            board.add(sub.score(candidate))
+        else:
+            bounds.append(tiny.score(candidate))
+    bounds.sort(key=lambda s: s.max_error)
+    for done, bound in enumerate(bounds):
+        if progress:
+            progress("scoring the likely ones on a subset", done, len(bounds))
+        if not board.beyond(bound):
+            board.add(sub.score(bound.candidate))
+
+
+class _Board:
+    """Subset scores so far, and whether a lower bound of a candidate's error rules it out: it
+    could rank neither among the first `keep` nor among the first FRAMEWORK_NEAREST of a framework
+    that can call it."""
+
+    def __init__(self, keep: int, alike: dict):
+        self.keep, self.alike = keep, alike
+        self.scored: list[Scored] = []
+        self.errors = {framework: [] for framework in FRAMEWORKS}
+        self.errors[None] = []
+
+    def _frameworks(self, candidate: Candidate) -> set:
+        return {_framework_of(c) for c in self.alike[_key(candidate)]} - {None}
+
+    def add(self, scored: Scored) -> None:
+        self.scored.append(scored)
+        for group in {None, *self._frameworks(scored.candidate)}:
+            bisect.insort(self.errors[group], scored.max_error)
+
+    def beyond(self, bound: Scored) -> bool:
+        if not _beyond(bound.max_error, self.errors[None], self.keep):
+            return False
+        return all(_beyond(bound.max_error, self.errors[f], FRAMEWORK_NEAREST) for f in self._frameworks(bound.candidate))
+
+
+def _beyond(bound: float, errors: list[float], keep: int) -> bool:
+    """Whether a candidate whose max error is at least `bound` ranks after the first `keep` of
+    candidates with the sorted max `errors` (ties with the best are never beyond: `rank` orders them by `_prior`)."""
+    if len(errors) < keep:
+        return False
+    best = errors[0]
+    limit = max(errors[keep - 1], best + max(TIE, 0.01 * best))
+    return bound > limit + BOUND_SLACK * (1 + abs(limit))
+
+
+def _framework_of(candidate: Candidate) -> str | None:
+    """The framework whose own call this candidate is (its preset, reading absolute boxes), or None."""
+    if candidate.reading.coordinates != "absolute":
+        return None
+    return next((f for f, names in FRAMEWORKS.items() if candidate.preset.name in names), None)
+
+
+class _Confirmation:
+    """Scores on all the data, each computed once, of the candidates that can still rank. A
+    candidate's max error on a medium subset of the data (or, for small problems, on the search's
+    subset) bounds its max error on all of it from below: candidates are confirmed lowest bound
+    first, and only while their bound lets them rank."""
+
+    def __init__(self, problem: Problem, progress):
+        self.problem, self.progress = problem, progress
+        rois, channels = len(problem.rois), problem.reference.shape[1]
+        medium = rois > MEDIUM_ROIS or channels > MEDIUM_CHANNELS
+        self.medium = problem.subset(_subset(rois, MEDIUM_ROIS), _subset(channels, MEDIUM_CHANNELS)) if medium else None
+        self.full: dict[tuple, Scored] = {}
+        self.bounds: dict[tuple, float] = {}
+
+    def bound(self, scored: Scored) -> float:
+        key = _key(scored.candidate)
+        if key in self.full:
+            return self.full[key].max_error
+        if self.medium is None:
+            return scored.max_error
+        if key not in self.bounds:
+            self.bounds[key] = max(scored.max_error, self.medium.score(scored.candidate).max_error)
+        return self.bounds[key]
+
+    def score(self, candidate: Candidate) -> Scored:
+        key = _key(candidate)
+        if key not in self.full:
+            self.full[key] = self.problem.score(candidate)
+        return Scored(candidate, self.full[key].max_error, self.full[key].mean_error)
+
+    def ranked(self, scored: list[Scored], keep: int, stage: str) -> list[Scored]:
+        """The full scores of those of `scored` (subset scores) that can rank among the first `keep`, ranked."""
+        order = sorted(scored, key=self.bound)
+        confirmed: list[Scored] = []
+        for done, s in enumerate(order):
+            if self.progress:
+                self.progress(stage, done, len(order))
+            if not _beyond(self.bound(s), sorted(c.max_error for c in confirmed), keep):
+                confirmed.append(self.score(s.candidate))
+        return rank(confirmed)
 
 
 def _confirmable(leaders: list[Candidate], problem: Problem) -> tuple[list[Candidate], list[str]]:
     """The leaders, in rank order, whose scores on all the data fit the time limit together."""
     from .limits import estimate, search_budget
 
-    fits, note = search_budget([estimate(*problem.work(c))[0] for c in leaders], share=1, cheapest_first=False)
+    fits, note = search_budget([estimate(*problem.call(c))[0] for c in leaders], share=1, cheapest_first=False)
     return [c for c, fit in zip(leaders, fits, strict=True) if fit], [note] if note else []
 
 
@@ -397,14 +574,14 @@ def _affordable(pool: list[Candidate], subset: Problem, problem: Problem) -> tup
 
     engine = problem.backend
     problems = [
-        work_problem(*subset.work(c), share=EXPLAIN_SHARE, engine=engine) or work_problem(*problem.work(c), engine=engine)
+        work_problem(*subset.call(c), share=EXPLAIN_SHARE, engine=engine) or work_problem(*problem.call(c), engine=engine)
         for c in pool
     ]
     kept = [c for c, problem in zip(pool, problems, strict=True) if problem is None]
     skipped = [problem for problem in problems if problem is not None]
     if not kept:
         raise InputError(f"no candidate can be tried: {skipped[0]}")
-    fits, budget_note = search_budget([estimate(*subset.work(c))[0] for c in kept])
+    fits, budget_note = search_budget([estimate(*subset.call(c))[0] for c in kept])
     notes = [budget_note] if budget_note else []
     if skipped:
         notes.insert(0, f"{len(skipped)} of {len(pool)} candidates skipped as too costly or out of range, "
@@ -420,17 +597,21 @@ FRAMEWORKS = {
 }
 
 
-def _framework_matches(quick, confirmed, problem: Problem):
-    """For each framework: the best candidate it can express (exact or nearest) and its call.
-    Candidates already confirmed on all the data keep their score."""
-    known = {id(s.candidate): s for s in confirmed}
+def _framework_matches(quick, confirmation: _Confirmation, problem: Problem, alike: dict):
+    """For each framework: the best candidate it can express (exact or nearest) and its call. A
+    candidate scored under another preset's name counts under each name of its group."""
     out = {}
-    for framework, names in FRAMEWORKS.items():
-        own = [s for s in quick if s.candidate.preset.name in names and s.candidate.reading.coordinates == "absolute"]
+    for framework in FRAMEWORKS:
+        own = [
+            Scored(c, s.max_error, s.mean_error)
+            for s in quick
+            for c in alike[_key(s.candidate)]
+            if _framework_of(c) == framework
+        ][:FRAMEWORK_NEAREST]
         if not own:
             out[framework] = (None, f"not expressible in {framework}: it reads absolute boxes x spatial_scale")
             continue
-        scored = rank([known.get(id(s.candidate)) or problem.score(s.candidate) for s in own[:3]])[0]
+        scored = confirmation.ranked(own, 1, f"confirming {framework}'s nearest call")[0]
         out[framework] = (scored, call_text(scored.candidate, problem.output_size))
     return out
 

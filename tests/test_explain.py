@@ -172,3 +172,91 @@ def numpy_engine_pool(features, rois, size, scale, conv):
     from roialign_cli import engines
 
     return engines.get("numpy").pool(features, rois, size, scale, conv)
+
+
+@pytest.mark.parametrize("name", ["torchvision-aligned", "mmcv max", "caffe-ssd-roialign", "tf-crop-and-resize"])
+def test_pruning_gives_the_answer_of_the_exhaustive_search(scene, name, monkeypatch):
+    """Bounds from samples only skip candidates that could not rank: with every candidate scored on
+    the subset and every leader confirmed (no tiny or medium sample, no bound ever rules one out),
+    the explanation is the same, table, command and framework lines included."""
+    from roialign_cli import explain as search_module
+
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS[name])
+    kwargs = {"image_size": IMAGE, "top": 5}
+    monkeypatch.setattr(search_module, "TINY_FIRST_WORK", 0)  # every candidate tried on the tiny sample first
+    monkeypatch.setattr(search_module, "TINY_ROIS", 2)
+    monkeypatch.setattr(search_module, "TINY_CHANNELS", 1)
+    monkeypatch.setattr(search_module, "MEDIUM_ROIS", 4)  # leaders bounded on 4 rois x 3 channels first
+    monkeypatch.setattr(search_module, "MEDIUM_CHANNELS", 3)
+    pruned = explain(features, relative, reference, **kwargs)
+    monkeypatch.setattr(search_module, "TINY_FIRST_WORK", float("inf"))
+    monkeypatch.setattr(search_module, "_beyond", lambda *args: False)
+    exhaustive = explain(features, relative, reference, **kwargs)
+    assert pruned.to_dict(5) == exhaustive.to_dict(5)
+
+
+def test_a_framework_finds_its_call_under_another_presets_name(scene):
+    """onnxruntime's half_pixel avg and OpenVINO's half_pixel_for_nn are torchvision's aligned=True:
+    scored once, exact for all three."""
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS["torchvision-aligned"])
+    result = explain(features, relative, reference, image_size=IMAGE, spatial_scale=SCALE)
+    lines = result.framework_lines()
+    assert lines["ONNX"][0] == "exact" and 'coordinate_transformation_mode="half_pixel"' in lines["ONNX"][1]
+    assert lines["OpenVINO"][0] == "exact" and "aligned_mode='half_pixel_for_nn'" in lines["OpenVINO"][1]
+
+
+def test_progress_is_reported_stage_by_stage(scene):
+    features, relative = scene
+    reference = make_reference(features, relative, VARIANTS["caffe2"])
+    seen = []
+    explain(features, relative, reference, image_size=IMAGE, progress=lambda *report: seen.append(report))
+    stages = list(dict.fromkeys(stage for stage, _, _ in seen))
+    assert stages[0] == "scoring candidates on a sample" and "confirming the leaders on all the data" in stages
+    assert all(0 <= done < total for _, done, total in seen)
+
+
+@pytest.mark.parametrize(
+    ("error", "pools_again"),
+    [(0.0, False), (5e-6, False), (5e-5, True), (1e-3, False), (float("inf"), True)],
+)
+def test_matched_is_decided_as_roialign_diff_decides(error, pools_again):
+    """Within ATOL or beyond ATOL + RTOL x max |reference|, the max error settles it; in between
+    (here: within the relative tolerance of references near 1) `compare` does."""
+    from types import SimpleNamespace
+
+    from roialign_cli.compare import compare
+    from roialign_cli.explain import Scored, _matches
+
+    reference = np.linspace(0.5, 1.0, 24).reshape(2, 3, 2, 2)
+    got = reference + np.where(np.arange(24).reshape(reference.shape) == 7, error, 0.0)
+    pooled = []
+    problem = SimpleNamespace(reference=reference, pooled=lambda candidate: pooled.append(candidate) or got)
+    best = Scored("best", float(np.abs(got - reference).max()) if np.isfinite(error) else np.inf, 0.0)
+    assert _matches(problem, best, compare) == compare(got, reference).matches
+    assert bool(pooled) == pools_again
+
+
+def test_the_cli_progress_bar_shows_on_a_terminal_after_a_second_only(monkeypatch):
+    import importlib
+    import io
+
+    from rich.console import Console
+
+    command = importlib.import_module("roialign_cli.cli.explain")  # the module, not the click command
+
+    screen = io.StringIO()
+    monkeypatch.setattr(command, "console", lambda stderr: Console(file=screen, force_terminal=True, width=80))
+    with command._progress() as progress:
+        progress("scoring candidates on a sample", 1, 10)  # within the first second: nothing shown
+    assert screen.getvalue() == ""
+    monkeypatch.setattr(command, "PROGRESS_AFTER", 0.0)
+    with command._progress() as progress:
+        progress("scoring candidates on a sample", 5, 10)
+    assert "scoring candidates on a sample" in screen.getvalue()
+    screen.truncate(0)
+    monkeypatch.setattr(command, "console", lambda stderr: Console(file=screen, force_terminal=False))
+    with command._progress() as progress:
+        progress("scoring candidates on a sample", 5, 10)  # not a terminal: never shown
+    assert screen.getvalue() == ""

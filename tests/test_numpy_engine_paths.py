@@ -227,3 +227,17 @@ print(loaded, float(np.abs(gathered - sparse).max()))
     loaded, difference = done.stdout.split()
     assert loaded == "False"
     assert float(difference) <= 1e-6
+
+
+@pytest.mark.parametrize("name", ["max", "corner max"])
+@pytest.mark.parametrize("step_bytes", [1, 3000, 1 << 30])
+def test_max_pooling_sample_steps_match_the_reference(name, step_bytes, rng, monkeypatch):
+    """One sample per step, a few rows of samples, or the whole grid at once: the reference's numbers."""
+    from roialign_cli.engines import reference_engine
+
+    conv = CONVENTIONS[name].with_(sampling_ratio=0)
+    features = rng.standard_normal((2, 3, 9, 12)).astype(np.float32)
+    rois = scaled_rois(rng, conv, 12, 2, 9, 12, 1.0)  # scale 1: adaptive grids of several samples per bin
+    monkeypatch.setattr(numpy_engine, "MAX_STEP_BYTES", step_bytes)
+    expected = reference_engine.pool(features, rois, (3, 2), 1.0, conv)
+    same(run(features, rois, conv, (3, 2), 1.0), expected)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+
 import click
 
 from ..box_formats import FORMATS
 from .common import UserError, console, note, print_json, reports_errors
 from .options import backend_option, image_size_option, json_option, layout_option
 from .values import parse_axis_scales, parse_size
+
+PROGRESS_AFTER = 1.0  # seconds of search before a progress bar appears
 
 
 @click.command()
@@ -67,8 +72,9 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     if plot and plot_roi >= len(roi_array):
         raise UserError(f"--plot-roi {plot_roi} is out of range: there are {len(roi_array)} rois")
     reference_array = arrayio.load_array(reference, "reference")
-    result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale,
-                 assume=assume, top=top, paths=(features, rois), backend=backend, layout=layout)
+    with _progress() as progress:
+        result = run(feature_array, roi_array, reference_array, image_size=size, spatial_scale=scale, assume=assume,
+                     top=top, paths=(features, rois), backend=backend, layout=layout, progress=progress)  # fmt: skip
     if result.engine.note and backend == "auto":
         note(result.engine.note)
     if plot:
@@ -114,6 +120,31 @@ def plot_drawings(result, rois, grid, k: int) -> list:
         label = f"{letter}: {who}, {c.label} ({c.reading.name}{scale})"
         drawings.append(layout(box, grid, result.output_size, c.spatial_scale, c.convention, label))
     return drawings
+
+
+@contextmanager
+def _progress():
+    """A progress(stage, done, total) callback that shows a rich progress bar on stderr (a
+    terminal only) once the search has taken PROGRESS_AFTER seconds, and clears it at the end."""
+    started, shown = time.monotonic(), {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if not shown:
+            err = console(stderr=True)
+            if time.monotonic() - started < PROGRESS_AFTER or not err.is_terminal:
+                return
+            from rich.progress import Progress
+
+            shown["bar"] = Progress(console=err, transient=True)
+            shown["bar"].start()
+            shown["task"] = shown["bar"].add_task(stage, total=total)
+        shown["bar"].update(shown["task"], description=stage, completed=done, total=total)
+
+    try:
+        yield progress
+    finally:
+        if shown:
+            shown["bar"].stop()
 
 
 def _read_rois(spec: str, fmt: str):

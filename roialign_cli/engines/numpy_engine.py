@@ -45,6 +45,8 @@ MIN_BLOCK_CHANNELS = 16
 ENTRY_BYTES = 24
 # Copies of the chunk's output a max-pooling sample step holds (four weighted corners and their reduction).
 MAX_STEP_COPIES = 8
+# Working memory of such a step when it takes several samples at once (small chunks, large grids).
+MAX_STEP_BYTES = 8 << 20
 # Chunks per worker and image (load balance), and the smallest chunk worth its fixed cost.
 CHUNKS_PER_WORKER = 4
 MIN_CHUNK_BYTES = 1 << 21
@@ -110,7 +112,7 @@ class _Plan:
     """Geometry of all rois, and their split into chunks of similar cost per batch image."""
 
     def __init__(self, rois, shape, output_size, spatial_scale, conv: Convention, ct):
-        n, c, h, w = shape
+        _, c, h, w = shape
         self.ph, self.pw = output_size
         self.height, self.width = h, w
         self.conv, self.ct = conv, ct
@@ -127,14 +129,18 @@ class _Plan:
         CHUNKS_PER_WORKER groups per worker and image so that the workers finish together.
 
         Average pooling pads a group's matrix rows to its widest roi along each axis, so rois are
-        grouped by their taps along y, then x; its output is [rois, bins, channels]. Max pooling
-        holds a few such arrays per sample step, whatever the roi.
+        grouped by their taps along y, then x, then by where they start along y (a group of rois
+        of a band of the image reads fewer rows of the channels-last block, which then stay in
+        cache); its output is [rois, bins, channels]. Max pooling
+        holds a few such arrays per sample step, whatever the roi; its rois are grouped by their
+        grids along y, then x, since a chunk steps through the samples of its largest grid.
         """
         row = _row_width(channels, self.ct) * self.ct.itemsize
         if self.conv.pooling == "avg":
             ty, tx, per_entry, per_bin = self.taps_y, self.taps_x, ENTRY_BYTES, row
         else:
-            ty = tx = np.ones(len(self.batch))
+            # grouped by their grids too: a chunk steps through the samples of its largest grid
+            ty, tx = self.y.grid, self.x.grid
             per_entry, per_bin = 0, MAX_STEP_COPIES * row
         bins = self.ph * self.pw
 
@@ -142,7 +148,7 @@ class _Plan:
             return rois * bins * (per_entry * wide_y * wide_x + per_bin)
 
         share = (WORKING_BYTES - self.height * self.width * row - MATRIX_BYTES) // workers
-        order = np.lexsort((tx, ty, self.batch))
+        order = np.lexsort((self.y.start, tx, ty, self.batch))
         groups: dict[int, list[np.ndarray]] = {}
         for b in np.flatnonzero(np.bincount(self.batch)):
             mine = order[self.batch[order] == b]
@@ -238,28 +244,59 @@ def _gathered_product(values: np.ndarray, columns: np.ndarray, pixels: int):
 
 
 def _max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
-    """Max or corner-max pooling of the rois `sel` over one channels-last image block."""
-    ct, conv, w = plan.ct, plan.conv, plan.width
+    """Max or corner-max pooling of the rois `sel` over one channels-last image block, a block of
+    samples (rows of y samples x columns of x samples) at a time: many samples per step when the
+    chunk is small, so that a large grid (43 x 43 samples per bin at scale 1) takes few steps.
+    The steps of one shape share two buffers: fresh large arrays cost page faults."""
+    ct, conv = plan.ct, plan.conv
     ty, tx = plan.taps(sel)
     floor = -np.inf if conv.max_floor is None else conv.max_floor
     out = np.full((len(sel), plan.ph, plan.pw, image.shape[1]), floor, dtype=ct)
-    fill = ct.type(conv.fill_value)
-    for iy in range(ty.low.shape[2]):
-        for ix in range(tx.low.shape[2]):
-            present = ty.present[:, :, iy, None] & tx.present[:, None, :, ix]
-            if not present.any():
-                continue
-            terms = [
-                (wy[:, :, iy, None] * wx[:, None, :, ix])[..., None]
-                * image[yi[:, :, iy, None] * w + xi[:, None, :, ix]]
-                for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))
-                for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))
-            ]
-            value = np.maximum.reduce(terms) if conv.pooling == "corner-max" else sum(terms)
-            inside = (ty.inside[:, :, iy, None] & tx.inside[:, None, :, ix])[..., None]
-            value = np.where(inside, value, fill)
-            np.maximum(out, value, out=out, where=present[..., None])
+    grid_y, grid_x = ty.low.shape[2], tx.low.shape[2]
+    per_sample = out.nbytes * MAX_STEP_COPIES
+    step_x = min(grid_x, max(1, MAX_STEP_BYTES // per_sample))
+    step_y = min(grid_y, max(1, MAX_STEP_BYTES // (per_sample * step_x)))
+    buffers: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+    for y0 in range(0, grid_y, step_y):
+        for x0 in range(0, grid_x, step_x):
+            ys, xs = slice(y0, y0 + step_y), slice(x0, x0 + step_x)
+            np.maximum(out, _max_step(ty, tx, ys, xs, image, plan.width, conv, buffers), out=out)
     return _mark_empty(out, _bin_counts(ty, tx), conv)
+
+
+def _max_step(ty: AxisTaps, tx: AxisTaps, ys: slice, xs: slice, image, w: int, conv: Convention, buffers) -> np.ndarray:
+    """The largest value over the samples ys x xs of every bin, [Kc, PH, PW, Cb]; -inf where none
+    is present. Each sample's value is the sum (max for corner-max) of its four weighted corners,
+    accumulated in the order w_ll v_ll, w_lh v_lh, w_hl v_hl, w_hh v_hh."""
+
+    def y_axis(a):
+        return a[:, :, ys, None, None]  # [Kc, PH, sy, 1, 1]
+
+    def x_axis(a):
+        return a[:, None, None, :, xs]  # [Kc, 1, 1, PW, sx]
+
+    corners = [
+        (y_axis(yi) * w + x_axis(xi), y_axis(wy) * x_axis(wx))
+        for yi, wy in ((ty.low, ty.w_low), (ty.high, ty.w_high))
+        for xi, wx in ((tx.low, tx.w_low), (tx.high, tx.w_high))
+    ]
+    shape = (*corners[0][0].shape, image.shape[1])
+    if shape not in buffers:
+        buffers[shape] = (np.empty(shape, dtype=image.dtype), np.empty(shape, dtype=image.dtype))
+    value, term = buffers[shape]
+    for i, (index, weight) in enumerate(corners):
+        target = value if i == 0 else term
+        np.take(image, index, axis=0, out=target)
+        np.multiply(weight[..., None], target, out=target)
+        if i and conv.pooling == "corner-max":
+            np.maximum(value, term, out=value)
+        elif i:
+            np.add(value, term, out=value)
+    np.copyto(value, image.dtype.type(conv.fill_value), where=~(y_axis(ty.inside) & x_axis(tx.inside))[..., None])
+    np.copyto(value, image.dtype.type(-np.inf), where=~(y_axis(ty.present) & x_axis(tx.present))[..., None])
+    if shape[2] == shape[4] == 1:
+        return value[:, :, 0, :, 0]
+    return value.max(axis=(2, 4))
 
 
 def _mark_empty(out: np.ndarray, count: np.ndarray, conv: Convention) -> np.ndarray:
@@ -302,7 +339,7 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, con
     `spatial_scale` is one number or a (y, x) pair."""
     features = np.asarray(features)
     ct = compute_dtype(features.dtype)
-    n, c, h, w = features.shape
+    _, c, h, w = features.shape
     ph, pw = output_size
     out = np.empty((len(rois), c, ph, pw), dtype=features.dtype)
     if out.size == 0:  # no rois, or no channels: nothing to pool
