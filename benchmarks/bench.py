@@ -12,6 +12,8 @@ Workloads (float32 features, torchvision semantics: no preset):
   5 pyramid   four levels P2..P5 of a 1344x800 image (strides 4..32, finest [2,256,200,336]), 1000 boxes of
               16..700 px, 7x7, sampling ratio 2, torchvision's level mapper and inferred scales, against
               torchvision.ops.MultiScaleRoIAlign (the other peers have no pyramid op)
+  6 roi pool  as 2 with RoIPool (preset torchvision-roi-pool = Caffe ROIPooling), 7x7, scale 1/4, against
+              torchvision.ops.roi_pool (the other peers' RoIAlign ops do not apply)
 
 Boxes of workloads 2-4 are drawn with `random_boxes`: width and height uniform in 16..400 px, placed
 uniformly inside the 1344x800 input image (so that the box fits), batch index uniform; features are
@@ -67,10 +69,13 @@ class Workload:
     sampling_ratio: int
     aligned: bool
     pyramid: bool = False  # features: P2..P5 of IMAGE_SIZE, the finest of shape `features`
+    roi_pool: bool = False  # RoIPool (torchvision.ops.roi_pool) instead of RoIAlign
 
     def describe(self) -> str:
         sr = "adaptive" if self.sampling_ratio <= 0 else f"sr {self.sampling_ratio}"
         scale = f"1/{round(1 / self.spatial_scale)}"
+        if self.roi_pool:
+            return f"{list(self.features)}, {self.rois} rois, {self.output_size}x{self.output_size}, RoIPool, scale {scale}"
         if self.pyramid:
             return (
                 f"P2..P5 of a {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} image, finest {list(self.features)}, {self.rois} rois, "
@@ -90,6 +95,7 @@ WORKLOADS = {
         Workload(3, "adaptive", (2, 256, 200, 336), 1000, 7, 1 / 4, 0, True),
         Workload(4, "mask head", (2, 256, 100, 168), 512, 14, 1 / 8, 2, False),
         Workload(5, "pyramid", (2, 256, 200, 336), 1000, 7, 1 / 4, 2, False, pyramid=True),
+        Workload(6, "roi pool", (2, 256, 200, 336), 1000, 7, 1 / 4, -1, False, roi_pool=True),
     )
 }
 
@@ -143,6 +149,10 @@ def ours(workload: Workload, backend: str):
             backend=backend,
         )
 
+    if workload.roi_pool:
+        size, scale = workload.output_size, workload.spatial_scale
+        return lambda features, rois: roi_align(features, rois, size, scale, preset="torchvision-roi-pool", backend=backend)
+
     def run(features, rois):
         return roi_align(
             features,
@@ -165,6 +175,10 @@ def torchvision_op(workload: Workload, device: str = "cpu"):
         return torchvision_pyramid(workload, device)
 
     def run(features, rois):
+        if workload.roi_pool:
+            from torchvision.ops import roi_pool
+
+            return roi_pool(features, rois, workload.output_size, workload.spatial_scale)
         return roi_align(
             features, rois, workload.output_size, workload.spatial_scale, workload.sampling_ratio, workload.aligned
         )
@@ -352,7 +366,8 @@ def cpu_calls(workload: Workload, features, rois, missing: dict) -> dict[str, tu
     mine = ours(workload, "numpy")
     calls = {"roialign numpy": (lambda: mine(features, rois), str(os.cpu_count()))}
     for name, (module, build) in CPU_PEERS.items():
-        if missing[module] is None and (module == "torchvision" or not workload.pyramid):  # the others: no pyramid op
+        # the other peers' RoiAlign ops compute neither a pyramid nor RoIPool
+        if missing[module] is None and (module == "torchvision" or not (workload.pyramid or workload.roi_pool)):
             calls[name] = build(workload, features, rois)
     return calls
 
@@ -817,7 +832,7 @@ def print_table(results, startup_rows, skipped, sections=()) -> None:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--workloads", default="1,2,3,4", help="comma-separated workload numbers (default: all)")
+    parser.add_argument("--workloads", default="1,2,3,4,5,6", help="comma-separated workload numbers (default: all)")
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per engine (default 5); median reported")
     parser.add_argument("--seed", type=int, default=8, help="base seed of the inputs (default 8)")
     parser.add_argument("--markdown", metavar="FILE", help="also write the report as Markdown to FILE")
@@ -845,7 +860,7 @@ def main(argv=None) -> None:
             for r in cpu:
                 r.working_bytes = working_memory(workload, r.engine, args.seed)
         results += cpu
-        if with_cuda and workload.number != 1 and not workload.pyramid:
+        if with_cuda and workload.number != 1 and not (workload.pyramid or workload.roi_pool):
             results += bench_cuda(workload, features, rois, args.repeats, with_torch)
         print(f"workload {workload.number} done", file=sys.stderr)
     startup_rows = [] if args.no_startup else startup(args.repeats)

@@ -303,6 +303,27 @@ __device__ C pool_bin(const T* pixels, int height, int width, int channels, cons
     return conv.pooling == POOL_AVG ? acc / C(count) : acc;
 }
 
+// Which roi, channel and bins a thread works on: a block per (roi, tile of channel_tile channels),
+// its lanes over the tile's channels and its bin slots over the roi's bins.
+struct Slot {
+    long long roi;
+    int channel;
+    int first_bin;
+    int bin_step;
+    bool active;  // a lane past the last channel, or a slot past the last bin slot, idles
+};
+
+__device__ inline Slot thread_slot(int channels, int channel_tile) {
+    const int tiles = (channels + channel_tile - 1) / channel_tile;
+    Slot slot;
+    slot.roi = blockIdx.x / tiles;
+    slot.channel = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;
+    slot.first_bin = (int)threadIdx.x / channel_tile;
+    slot.bin_step = (int)blockDim.x / channel_tile;
+    slot.active = slot.channel < channels && slot.first_bin < slot.bin_step;
+    return slot;
+}
+
 }  // namespace roialign
 
 // features [N, H, W, C] channels-last; rois [K, 5] (batch, x1, y1, x2, y2) as double, batch
@@ -322,19 +343,17 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
     const Convention conv = {coordinates, box_rounding, pixel_offset,  sample_offset, end_plus_one,
                              min_size,    clip_box != 0, clip_bins != 0, grid,         pooling,
                              max_floor,   border,        interpolation,  fill_value,   empty_value};
-    const int tiles = (channels + channel_tile - 1) / channel_tile;
-    const long long k = blockIdx.x / tiles;
-    const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;
-    const int first_bin = (int)threadIdx.x / channel_tile;
-    const int bin_step = (int)blockDim.x / channel_tile;
-    if (c >= channels || first_bin >= bin_step) return;
+    const Slot slot = thread_slot(channels, channel_tile);
+    if (!slot.active) return;
+    const long long k = slot.roi;
+    const int c = slot.channel;
 
     const double* roi = rois + 5 * k;
     const Axis<C> ay = axis_geometry<C>(roi[2], roi[4], height, pooled_h, spatial_scale_y, sampling_ratio_y, conv);
     const Axis<C> ax = axis_geometry<C>(roi[1], roi[3], width, pooled_w, spatial_scale_x, sampling_ratio_x, conv);
     const T* pixels = features + (long long)roi[0] * height * width * channels + c;
     T* out = output + (k * channels + c) * pooled_h * pooled_w;
-    for (int bin = first_bin; bin < pooled_h * pooled_w; bin += bin_step) {
+    for (int bin = slot.first_bin; bin < pooled_h * pooled_w; bin += slot.bin_step) {
         const int ph = bin / pooled_w;
         const int pw = bin % pooled_w;
         out[bin] = from_compute<T>(pool_bin<T, C>(pixels, height, width, channels, ay, ax, ph, pw, pooled_h,

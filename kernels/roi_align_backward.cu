@@ -136,18 +136,16 @@ __global__ void roi_align_select(const T* __restrict__ features, const double* _
     using namespace roialign;
     typedef typename Compute<T>::type C;
     ROIALIGN_CONVENTION;
-    const int tiles = (channels + channel_tile - 1) / channel_tile;
-    const long long k = blockIdx.x / tiles;
-    const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;
-    const int first_bin = (int)threadIdx.x / channel_tile;
-    const int bin_step = (int)blockDim.x / channel_tile;
-    if (c >= channels || first_bin >= bin_step) return;
+    const Slot slot = thread_slot(channels, channel_tile);
+    if (!slot.active) return;
+    const long long k = slot.roi;
+    const int c = slot.channel;
 
     const double* roi = rois + 5 * k;
     ROIALIGN_AXES(roi);
     const T* pixels = features + (long long)roi[0] * height * width * channels + c;
     long long* out = selected + (k * channels + c) * pooled_h * pooled_w;
-    for (int bin = first_bin; bin < pooled_h * pooled_w; bin += bin_step) {
+    for (int bin = slot.first_bin; bin < pooled_h * pooled_w; bin += slot.bin_step) {
         out[bin] = select_bin<T, C>(pixels, height, width, channels, ay, ax, bin / pooled_w, bin % pooled_w, pooled_h,
                                     pooled_w, conv);
     }
@@ -163,19 +161,17 @@ __global__ void roi_align_backward_atomic(const T* __restrict__ grad_output, con
     using namespace roialign;
     typedef typename Compute<T>::type C;
     ROIALIGN_CONVENTION;
-    const int tiles = (channels + channel_tile - 1) / channel_tile;
-    const long long k = blockIdx.x / tiles;
-    const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;
-    const int first_bin = (int)threadIdx.x / channel_tile;
-    const int bin_step = (int)blockDim.x / channel_tile;
-    if (c >= channels || first_bin >= bin_step) return;
+    const Slot slot = thread_slot(channels, channel_tile);
+    if (!slot.active) return;
+    const long long k = slot.roi;
+    const int c = slot.channel;
 
     const double* roi = rois + 5 * k;
     ROIALIGN_AXES(roi);
     const long long row = (long long)width * channels;
     C* grad = grad_features + (long long)roi[0] * height * row + c;
     const long long cell = (k * channels + c) * pooled_h * pooled_w;
-    for (int bin = first_bin; bin < pooled_h * pooled_w; bin += bin_step) {
+    for (int bin = slot.first_bin; bin < pooled_h * pooled_w; bin += slot.bin_step) {
         const int ph = bin / pooled_w;
         const int pw = bin % pooled_w;
         const BinSamples sy = bin_samples(ay, ph, height, conv);
