@@ -29,7 +29,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..conventions import Convention, X, Y
-from ..geometry import AxisGeometry, AxisTaps, axis_geometry, axis_scales, compute_dtype, sample_taps
+from ..geometry import AxisGeometry, AxisTaps, axis_geometry, axis_scales, compute_dtype, pixel_bins, sample_taps
 
 # Working memory beyond the output: one channels-last block of channels, the matrices of the chunks
 # applied to it, and per worker one chunk being built, sharing the rest (a single roi larger than
@@ -196,7 +196,27 @@ def _prepare_avg(plan: _Plan, sel):
 
 def _prepare_max(plan: _Plan, sel):
     """Max pooling of the rois `sel` as a function of one channels-last image block."""
+    if plan.conv.whole_pixels and plan.conv.pooling == "max":
+        return lambda image: _pixel_max_chunk(plan, sel, image)
     return lambda image: _max_chunk(plan, sel, image)
+
+
+def _pixel_max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
+    """RoIPool's max over bins of whole pixels, [Kc, PH, PW, Cb]: a bin is a rectangle of pixels, so its
+    max is the max over its columns of the max over its rows, and each bin row's max over the roi's
+    columns serves every bin of that row (instead of one sample step per pixel of the largest bin)."""
+    conv, ct = plan.conv, plan.ct
+    pixels = image.reshape(plan.height, plan.width, -1)
+    ylo, yhi = pixel_bins(plan.y, sel, plan.ph, plan.height, conv, ct)
+    xlo, xhi = pixel_bins(plan.x, sel, plan.pw, plan.width, conv, ct)
+    out = np.empty((len(sel), plan.ph, plan.pw, image.shape[1]), dtype=ct)
+    for k in range(len(sel)):
+        x0, x1 = xlo[k].min(), xhi[k].max()
+        rows = np.stack([pixels[a:b, x0:x1].max(axis=0, initial=-np.inf) for a, b in zip(ylo[k], yhi[k])])
+        out[k] = np.stack([rows[:, a - x0 : b - x0].max(axis=1, initial=-np.inf) for a, b in zip(xlo[k], xhi[k])], 1)
+    if conv.max_floor is not None:
+        np.maximum(out, ct.type(conv.max_floor), out=out)
+    return _mark_empty(out, (yhi - ylo)[:, :, None] * (xhi - xlo)[:, None, :], conv)
 
 
 def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps) -> tuple[np.ndarray, np.ndarray]:
