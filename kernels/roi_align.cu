@@ -36,7 +36,7 @@ namespace roialign {
 // Switch values: the index of each value in the tuples of roialign_cli/conventions.py.
 enum Coordinates { ABSOLUTE = 0, RELATIVE_FEATURE = 1, TF_NORMALIZED = 2 };
 enum EndPlusOne { END_NONE = 0, END_COORDINATE = 1, END_SIZE = 2 };
-enum Grid { GRID_BINS = 0, GRID_CORNERS = 1, GRID_CORNERS_PINNED = 2, GRID_PIXELS = 3 };
+enum Grid { GRID_BINS = 0, GRID_CORNERS = 1, GRID_CORNERS_PINNED = 2, GRID_PIXELS = 3, GRID_PIXELS_EXACT = 4 };
 enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2 };
 enum Pooling { POOL_AVG = 0, POOL_MAX = 1, POOL_CORNER_MAX = 2 };
 enum Border { BORDER_CAFFE2 = 0, BORDER_CLAMP = 1, BORDER_FILL = 2, BORDER_CAFFE_SSD = 3 };
@@ -91,8 +91,14 @@ template <typename C> struct Axis {
     C start;
     C end;
     C bin;
+    C size;  // the roi's extent in feature pixels (after +1 and the minimum size)
     int grid;
 };
+
+// Whole-pixel bins (RoIPool), with float or exact bin edges.
+__device__ inline bool whole_pixels(const Convention& conv) {
+    return conv.grid == GRID_PIXELS || conv.grid == GRID_PIXELS_EXACT;
+}
 
 template <typename C>
 __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, double spatial_scale,
@@ -123,8 +129,9 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, d
     if (conv.end_plus_one == END_SIZE) size = size + C(1);
     const C min_size = (C)conv.min_size;
     size = size < min_size ? min_size : size;
+    axis.size = size;
     axis.bin = size / C(pooled);
-    if (conv.grid == GRID_PIXELS) {
+    if (whole_pixels(conv)) {
         axis.grid = 1;  // whole-pixel bins count their pixels in pixel_range
     } else if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED) {
         axis.grid = 1;
@@ -164,16 +171,27 @@ __device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int 
 
 // The whole pixels [lo, hi) of bin p along one axis (RoIPool): from floor(bin start) to
 // ceil(bin end), clipped to the map. A rounded (integer) box start is added after the floor and
-// ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN).
+// ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN). GRID_PIXELS_EXACT takes
+// the edges from p * size / P in double (exact for whole-pixel sizes), as OpenVINO's integers do.
 template <typename C>
-__device__ void pixel_range(const Axis<C>& axis, int p, int length, const Convention& conv, int& lo, int& hi) {
-    const C from = C(p) * axis.bin;
-    const C to = C(p + 1) * axis.bin;
+__device__ void pixel_range(const Axis<C>& axis, int p, int pooled, int length, const Convention& conv, int& lo,
+                            int& hi) {
     const bool integral = conv.box_rounding == ROUND_AFTER_SCALE;
-    const C first = integral ? floor(from) + axis.start : floor(from + axis.start);
-    const C last = integral ? ceil(to) + axis.start : ceil(to + axis.start);
-    lo = (int)clamp_to((double)first, 0.0, (double)length);
-    hi = (int)clamp_to((double)last, 0.0, (double)length);
+    double first, last;
+    if (conv.grid == GRID_PIXELS_EXACT) {
+        const double from = (double)p * (double)axis.size / pooled;
+        const double to = (double)(p + 1) * (double)axis.size / pooled;
+        const double start = (double)axis.start;
+        first = integral ? floor(from) + start : floor(from + start);
+        last = integral ? ceil(to) + start : ceil(to + start);
+    } else {
+        const C from = C(p) * axis.bin;
+        const C to = C(p + 1) * axis.bin;
+        first = (double)(integral ? floor(from) + axis.start : floor(from + axis.start));
+        last = (double)(integral ? ceil(to) + axis.start : ceil(to + axis.start));
+    }
+    lo = (int)clamp_to(first, 0.0, (double)length);
+    hi = (int)clamp_to(last, 0.0, (double)length);
     hi = hi < lo ? lo : hi;
 }
 
@@ -260,7 +278,7 @@ __device__ C sample_value(const T* pixels, long long row, int channels, const Ta
 // Sample i of bin p along one axis: a whole pixel from `first`, or an interpolated position.
 template <typename C>
 __device__ Tap<C> bin_tap(const Axis<C>& axis, int p, int i, int first, int pooled, int length, const Convention& conv) {
-    if (conv.grid == GRID_PIXELS) return pixel_tap<C>(first + i);
+    if (whole_pixels(conv)) return pixel_tap<C>(first + i);
     return axis_tap(sample_position(axis, p, i, pooled, length, conv), length, conv.border, conv.interpolation);
 }
 
@@ -269,9 +287,9 @@ template <typename T, typename C>
 __device__ C pool_bin(const T* pixels, int height, int width, int channels, const Axis<C>& ay, const Axis<C>& ax,
                       int ph, int pw, int pooled_h, int pooled_w, const Convention& conv) {
     int y0 = 0, y1 = ay.grid, x0 = 0, x1 = ax.grid;  // samples [0, grid), or pixels [lo, hi)
-    if (conv.grid == GRID_PIXELS) {
-        pixel_range(ay, ph, height, conv, y0, y1);
-        pixel_range(ax, pw, width, conv, x0, x1);
+    if (whole_pixels(conv)) {
+        pixel_range(ay, ph, pooled_h, height, conv, y0, y1);
+        pixel_range(ax, pw, pooled_w, width, conv, x0, x1);
     }
     const long long count = (long long)(y1 - y0) * (x1 - x0);
     if (count == 0) return (C)conv.empty_value;

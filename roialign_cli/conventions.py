@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 
 COORDINATES = ("absolute", "relative-feature", "tf-normalized")
 END_PLUS_ONE = ("none", "coordinate", "size")
-GRIDS = ("bins", "corners", "corners-pinned", "pixels")
+GRIDS = ("bins", "corners", "corners-pinned", "pixels", "pixels-exact")
 BOX_ROUNDINGS = ("none", "after-scale", "before-scale")
 CHANNEL_MAPPINGS = ("none", "position-sensitive")
 POOLINGS = ("avg", "max", "corner-max")
@@ -60,7 +60,9 @@ class Convention:
         "bins",
         "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF); "
         "'corners-pinned': the same with the last point exactly on the box end (OpenVINO ROIPooling bilinear); "
-        "'pixels': every whole pixel from floor(bin start) to ceil(bin end), read as it is (RoIPool)",
+        "'pixels': every whole pixel from floor(bin start) to ceil(bin end), read as it is (RoIPool); "
+        "'pixels-exact': the same with bin edges floor(p * size / P) and ceil((p + 1) * size / P) exact, "
+        "not from a float bin size (OpenVINO ROIPooling max)",
     )
     pooling: str = _switch(
         "avg",
@@ -129,7 +131,7 @@ class Convention:
     @property
     def whole_pixels(self) -> bool:
         """RoIPool's grid: bins of whole pixels, each read as it is."""
-        return self.grid == "pixels"
+        return self.grid in ("pixels", "pixels-exact")
 
     def with_(self, **changes) -> Convention:
         return replace(self, **changes)

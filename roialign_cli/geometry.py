@@ -54,6 +54,7 @@ class AxisGeometry:
     end: np.ndarray
     bin: np.ndarray
     grid: np.ndarray
+    size: np.ndarray  # the roi's extent in feature pixels (after +1 and the minimum size)
 
 
 def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, axis: int) -> AxisGeometry:
@@ -96,7 +97,7 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, a
     else:
         # an inverted roi (no minimum size) has a negative bin: no samples, as in the references
         grid = np.maximum(np.ceil(bin_), 0).astype(np.int64)
-    return AxisGeometry(start, end, bin_, grid)
+    return AxisGeometry(start, end, bin_, grid, size)
 
 
 def _corner_points(start, c1, c2, end_extra, scale, pooled, conv: Convention, ct):
@@ -125,9 +126,14 @@ class AxisTaps:
 def pixel_bins(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct):
     """Whole-pixel bins along one axis: first and end (exclusive) pixel [Kc, P] of each bin, from
     floor(bin start) to ceil(bin end), clipped to the map. A rounded (integer) box start is added
-    after the floor and ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN)."""
+    after the floor and ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN).
+    'pixels-exact' takes the edges from p * size / P in double: exact for whole-pixel sizes, where
+    float32's size / P times p can land a hair past a whole number (size 7 over 13 bins: the last
+    bin's end is ceil(13 * float32(7 / 13)) = 8, not 7)."""
     start, bin_ = geo.start[sel][:, None], geo.bin[sel][:, None]
     p = np.arange(pooled + 1, dtype=ct)[None, :] * bin_
+    if conv.grid == "pixels-exact":
+        p = np.arange(pooled + 1)[None, :] * geo.size[sel][:, None].astype(np.float64) / pooled
     if conv.box_rounding == "after-scale":
         edges_lo, edges_hi = np.floor(p[:, :-1]) + start, np.ceil(p[:, 1:]) + start
     else:

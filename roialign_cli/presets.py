@@ -489,8 +489,7 @@ PRESETS: tuple[Preset, ...] = (
             ),
             Trap(
                 "ssd-padding-rows",
-                "DetectionOutput pads an empty result with rows of -1; the layer aborts on them (roialign drops "
-                "them).",
+                "DetectionOutput pads an empty result with rows of -1; the layer aborts on them (roialign drops them).",
             ),
         ),
     ),
@@ -525,8 +524,10 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-roi-pooling",
         reproduces="OpenVINO ROIPooling-1 / -2, method max or bilinear",
-        convention=_ROI_POOL,
-        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_pooling.hpp",
+        # bin edges in integers: floor(p * size / P), ceil((p + 1) * size / P) (getBordersForMaxMode)
+        convention=_ROI_POOL.with_(grid="pixels-exact"),
+        source="openvinotoolkit/openvino src/plugins/intel_cpu/src/nodes/roi_pooling.cpp (getBordersForMaxMode, "
+        "getXYForBilinearMode); src/core/reference/include/openvino/reference/roi_pooling.hpp",
         renderer=eq.openvino_roi_pooling,
         options=(
             Option(
@@ -554,6 +555,13 @@ PRESETS: tuple[Preset, ...] = (
                 "openvino-roi-pooling-plus-one",
                 "OpenVINO's ROIPooling specification describes no +1 in the box size, but its reference "
                 "implementation and CPU plugin add it (end - start + 1), as Caffe does.",
+            ),
+            Trap(
+                "openvino-roi-pooling-exact-bins",
+                "OpenVINO's CPU plugin computes RoIPool bin edges in integers, floor(p * size / P) and "
+                "ceil((p + 1) * size / P); torchvision, Caffe and ONNX MaxRoiPool multiply p by a float32 bin "
+                "size, which can land a hair past a whole number and take one more pixel (size 7 over 13 bins: the "
+                "last bin ends at pixel 8 there, 7 here). switch grid=pixels for the float32 edges.",
             ),
             Trap(
                 "openvino-roi-pooling-bilinear-normalized",
@@ -684,8 +692,12 @@ def _with_sampling_ratio(conv: Convention, sampling_ratio) -> Convention:
     if conv.one_point_per_cell:
         raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
     if conv.whole_pixels:
-        raise InputError("this convention pools every whole pixel of each bin (RoIPool): a sampling ratio does not apply")
-    return conv.with_(sampling_ratio=tuple(own if r == -1 else int(r) for r, own in zip(pair, conv.sampling_ratios)))
+        raise InputError(
+            "this convention pools every whole pixel of each bin (RoIPool): a sampling ratio does not apply"
+        )
+    return conv.with_(
+        sampling_ratio=tuple(own if r == -1 else int(r) for r, own in zip(pair, conv.sampling_ratios, strict=True))
+    )
 
 
 def _is_ratio(r) -> bool:
@@ -708,4 +720,3 @@ def _with_mode(conv: Convention, mode: str | None, named: Preset | None) -> Conv
         with_max = ", ".join(p.name for p in PRESETS if p.max_mode is not None)
         raise InputError(f"preset {named.name!r} has no max mode (presets with one: {with_max})")
     return conv.with_(**named.max_mode)
-

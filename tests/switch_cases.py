@@ -35,7 +35,11 @@ EXPLICIT = {
     "tf-fill-value": Convention(**_TF, fill_value=-2.5),
     "tf-max": Convention(**_TF, pooling="max", fill_value=0.75),
     "caffe-ssd-roialign": Convention(
-        coordinates="relative-feature", clip_box=True, end_plus_one="size", min_size=1.0, sampling_ratio=1,
+        coordinates="relative-feature",
+        clip_box=True,
+        end_plus_one="size",
+        min_size=1.0,
+        sampling_ratio=1,
         border="caffe-ssd",
     ),
     "caffe-roialignment": Convention(end_plus_one="size", clip_bins=True, sampling_ratio=1, border="clamp"),
@@ -50,6 +54,13 @@ EXPLICIT = {
     "per-axis-sampling-adaptive-y": Convention(sampling_ratio=(0, 3)),
     "per-axis-sampling-adaptive-x-max": Convention(**_ALIGNED, sampling_ratio=(2, 0), pooling="max"),
     "per-axis-sampling-fixed-nearest": Convention(**_ALIGNED, sampling_ratio=(1, 4), interpolation="nearest"),
+    # exact whole-pixel bin edges: on rounded boxes (OpenVINO ROIPooling) and on fractional ones
+    "roi-pool-exact-bins": Convention(
+        box_rounding="after-scale", end_plus_one="size", grid="pixels-exact", pooling="max"
+    ),
+    "psroi-exact-bins-avg": Convention(
+        box_rounding="before-scale", end_plus_one="coordinate", min_size=0.1, grid="pixels-exact"
+    ),
 }
 
 
@@ -71,7 +82,10 @@ TOLERANCE = {"float16": 2e-3, "float32": 1e-5, "float64": 1e-11}
 def assert_matches(actual, expected, dtype) -> None:
     tolerance = TOLERANCE[str(np.dtype(dtype))]
     np.testing.assert_allclose(
-        np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=tolerance, atol=tolerance,
+        np.asarray(actual, dtype=np.float64),
+        np.asarray(expected, dtype=np.float64),
+        rtol=tolerance,
+        atol=tolerance,
         equal_nan=True,
     )
 
