@@ -348,9 +348,11 @@ def ort_roi_align(rng, via):
     inputs = [helper.make_tensor_value_info("X", et, None), helper.make_tensor_value_info("rois", et, None),
               helper.make_tensor_value_info("batch_indices", TensorProto.INT64, None)]  # fmt: skip
     session = _ort_session(node, inputs, opset, et)
-    theirs = session.run(
-        None, {"X": features, "rois": rois[:, 1:].copy(), "batch_indices": rois[:, 0].astype(np.int64)}
-    )
+    feeds = {"X": features, "rois": rois[:, 1:].copy(), "batch_indices": rois[:, 0].astype(np.int64)}
+    try:
+        theirs = session.run(None, feeds)
+    except Exception as exc:  # an inverted box's negative adaptive grid overflows onnxruntime's SafeInt
+        raise Refused(str(exc).splitlines()[0][-160:]) from None
     option = "half_pixel" if coord == "absent" else coord
     got = ours(via, features, rois, size, scale, max(int(ratio), 0), mode=mode, preset="onnxruntime",
                options={"coordinate_transformation_mode": option})  # fmt: skip
