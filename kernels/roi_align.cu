@@ -41,6 +41,7 @@ enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2
 enum Pooling { POOL_AVG = 0, POOL_MAX = 1, POOL_CORNER_MAX = 2 };
 enum Border { BORDER_CAFFE2 = 0, BORDER_CLAMP = 1, BORDER_FILL = 2, BORDER_CAFFE_SSD = 3 };
 enum Interpolation { BILINEAR = 0, NEAREST = 1 };
+enum SampleStep { STEP_OFFSET_TIMES_BIN = 0, STEP_BIN_OVER_GRID = 1 };
 
 // Larger adaptive grids would take longer than any caller waits; the cap only keeps the
 // float-to-int conversion defined for absurd rois.
@@ -62,6 +63,7 @@ struct Convention {
     int interpolation;
     double fill_value;
     double empty_value;
+    int sample_step;
 };
 
 template <typename T> struct Compute { typedef float type; };
@@ -166,6 +168,7 @@ __device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int 
         const C hi = clamp_to(axis.start + (C(p) + C(1)) * axis.bin, C(0), last);
         return lo + (offset * (hi - lo)) / samples;
     }
+    if (conv.sample_step == STEP_BIN_OVER_GRID) return (axis.start + C(p) * axis.bin) + (axis.bin / samples) * offset;
     return (axis.start + C(p) * axis.bin) + (offset * axis.bin) / samples;
 }
 
@@ -320,12 +323,13 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
                                   double sample_offset, int end_plus_one, double min_size, int clip_box,
                                   int clip_bins, int sampling_ratio_y, int sampling_ratio_x, int grid, int pooling,
                                   double max_floor, int border, int interpolation, double fill_value,
-                                  double empty_value) {
+                                  double empty_value, int sample_step) {
     using namespace roialign;
     typedef typename Compute<T>::type C;
     const Convention conv = {coordinates, box_rounding, pixel_offset,  sample_offset, end_plus_one,
                              min_size,    clip_box != 0, clip_bins != 0, grid,         pooling,
-                             max_floor,   border,        interpolation,  fill_value,   empty_value};
+                             max_floor,   border,        interpolation,  fill_value,   empty_value,
+                             sample_step};
     const int tiles = (channels + channel_tile - 1) / channel_tile;
     const long long k = blockIdx.x / tiles;
     const int c = (int)(blockIdx.x % tiles) * channel_tile + (int)threadIdx.x % channel_tile;

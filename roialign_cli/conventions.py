@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 
 COORDINATES = ("absolute", "relative-feature", "tf-normalized")
 END_PLUS_ONE = ("none", "coordinate", "size")
+SAMPLE_STEPS = ("offset-times-bin", "bin-over-grid")
 GRIDS = ("bins", "corners", "corners-pinned", "pixels", "pixels-exact")
 BOX_ROUNDINGS = ("none", "after-scale", "before-scale")
 CHANNEL_MAPPINGS = ("none", "position-sensitive")
@@ -56,6 +57,12 @@ class Convention:
         "samples per bin along each axis; 0: adaptive ceil(roi size / output size); "
         "Y,X (height first) where the axes differ",
     )
+    sample_step: str = _switch(
+        "offset-times-bin",
+        "how float arithmetic places sample i of bin p: 'offset-times-bin' start + p * bin + ((i + 0.5) * bin) / grid "
+        "(Caffe2, torchvision, onnxruntime); 'bin-over-grid' start + p * bin + (bin / grid) * (i + 0.5) (OpenVINO's "
+        "CPU plugin): the same number, rounded differently on large grids",
+    )
     grid: str = _switch(
         "bins",
         "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF); "
@@ -93,6 +100,7 @@ class Convention:
             ("coordinates", COORDINATES),
             ("end_plus_one", END_PLUS_ONE),
             ("grid", GRIDS),
+            ("sample_step", SAMPLE_STEPS),
             ("box_rounding", BOX_ROUNDINGS),
             ("channel_mapping", CHANNEL_MAPPINGS),
             ("pooling", POOLINGS),

@@ -471,6 +471,9 @@ _WORDS = {
     "min_size": lambda v: "keeps sizes below one pixel" if v is None else f"makes every box at least {v:g} pixel",
     "clip_box": lambda v: "clips boxes to the map first" if v else "does not clip boxes",
     "clip_bins": lambda v: "clips bin edges to the map" if v else "does not clip bin edges",
+    "sample_step": lambda v: "places samples at p * bin + (bin / grid) * (i + 0.5) (OpenVINO's rounding)"
+    if v == "bin-over-grid"
+    else "places samples at p * bin + (i + 0.5) * bin / grid",
     "pooling": lambda v: {"avg": "averages", "max": "takes the max of interpolated samples",
                           "corner-max": "takes the max of single weighted corners (corner-max)"}[v],
     "max_floor": lambda v: "starts its max at -inf" if v is None else f"starts its max at {v:g}",

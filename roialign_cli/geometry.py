@@ -171,6 +171,8 @@ def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Con
         lo = np.clip(start + p * bin_, 0, length - 1).astype(ct)
         hi = np.clip(start + (p + ct.type(1)) * bin_, 0, length - 1).astype(ct)
         return lo[:, :, None] + (i * (hi - lo)[:, :, None]) / grid
+    if conv.sample_step == "bin-over-grid":
+        return (start + p * bin_)[:, :, None] + (bin_[:, :, None] / grid) * i
     return (start + p * bin_)[:, :, None] + (i * bin_[:, :, None]) / grid
 
 

@@ -158,6 +158,8 @@ def _openvino_modes(default: str) -> Option:
 
 # an empty bin: the average divides 0 by 0 (NaN), the max keeps its floor 0
 _OPENVINO_MAX = {"pooling": "max", "max_floor": 0.0, "empty_value": 0.0}
+# OpenVINO's CPU plugin steps samples by bin / grid (roi_align.cpp), rounding large grids' samples otherwise
+_OPENVINO_STEP = "bin-over-grid"
 
 # Traps shared by several presets.
 _OMITTED_SAMPLING_RATIO = Trap(
@@ -294,8 +296,9 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-half-pixel",
         reproduces="OpenVINO ROIAlign-9 aligned_mode=half_pixel (and its other aligned modes)",
-        convention=Convention(pixel_offset=0.5, **_HALF_PIXEL, empty_value=math.nan),
-        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
+        convention=Convention(pixel_offset=0.5, **_HALF_PIXEL, empty_value=math.nan, sample_step=_OPENVINO_STEP),
+        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp; "
+        "src/plugins/intel_cpu/src/nodes/roi_align.cpp",
         renderer=eq.openvino_op,
         options=(_openvino_modes("half_pixel"),),
         max_mode=_OPENVINO_MAX,
@@ -321,8 +324,9 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-max",
         reproduces="OpenVINO ROIAlign mode=max (opset 3 and 9; asymmetric by default)",
-        convention=Convention(**_OPENVINO_MAX),
-        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
+        convention=Convention(**_OPENVINO_MAX, sample_step=_OPENVINO_STEP),
+        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp; "
+        "src/plugins/intel_cpu/src/nodes/roi_align.cpp",
         renderer=eq.openvino_op,
         options=(_openvino_modes("asymmetric"),),
         max_mode=_OPENVINO_MAX,

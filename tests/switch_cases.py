@@ -35,11 +35,7 @@ EXPLICIT = {
     "tf-fill-value": Convention(**_TF, fill_value=-2.5),
     "tf-max": Convention(**_TF, pooling="max", fill_value=0.75),
     "caffe-ssd-roialign": Convention(
-        coordinates="relative-feature",
-        clip_box=True,
-        end_plus_one="size",
-        min_size=1.0,
-        sampling_ratio=1,
+        coordinates="relative-feature", clip_box=True, end_plus_one="size", min_size=1.0, sampling_ratio=1,
         border="caffe-ssd",
     ),
     "caffe-roialignment": Convention(end_plus_one="size", clip_bins=True, sampling_ratio=1, border="clamp"),
@@ -58,6 +54,8 @@ EXPLICIT = {
     "roi-pool-exact-bins": Convention(
         box_rounding="after-scale", end_plus_one="size", grid="pixels-exact", pooling="max"
     ),
+    "openvino-step-adaptive-max": Convention(pooling="max", max_floor=0.0, sample_step="bin-over-grid"),
+    "bin-over-grid-fixed-aligned": Convention(**_ALIGNED, sampling_ratio=(3, 5), sample_step="bin-over-grid"),
     "psroi-exact-bins-avg": Convention(
         box_rounding="before-scale", end_plus_one="coordinate", min_size=0.1, grid="pixels-exact"
     ),
@@ -82,10 +80,7 @@ TOLERANCE = {"float16": 2e-3, "float32": 1e-5, "float64": 1e-11}
 def assert_matches(actual, expected, dtype) -> None:
     tolerance = TOLERANCE[str(np.dtype(dtype))]
     np.testing.assert_allclose(
-        np.asarray(actual, dtype=np.float64),
-        np.asarray(expected, dtype=np.float64),
-        rtol=tolerance,
-        atol=tolerance,
+        np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=tolerance, atol=tolerance,
         equal_nan=True,
     )
 

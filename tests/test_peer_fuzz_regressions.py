@@ -6,6 +6,8 @@ tests/fixtures/make_peer_fuzz_regressions.py, worked by hand, and live where the
    skip a level, a box mapped past the last map gets zeros.
 2. OpenVINO's ROIPooling (max) computes bin edges in integers, so a float32 bin size that lands past a
    whole number does not add a pixel there (it does in torchvision's roi_pool).
+3. OpenVINO's ROIAlign places sample i of bin p at start + p * bin + (bin / grid) * (i + 0.5) in float32;
+   torchvision's ((i + 0.5) * bin) / grid rounds differently on large grids, and a max picks that up.
 """
 
 from pathlib import Path
@@ -112,3 +114,59 @@ def test_multiscale_live():
         rois = np.concatenate([np.zeros((20, 1), np.float32), boxes], axis=1)
         got = multi_scale_roi_align(maps, rois, 7, image_size=(w, h), sampling_ratio=2, backend="numpy")
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("aligned_mode", ["asymmetric", "half_pixel_for_nn", "half_pixel"])
+@pytest.mark.parametrize("mode", ["max", "avg"])
+def test_openvino_roi_align_sample_step(mode, aligned_mode):
+    features, rois = FIXTURES["ov_align/features"], FIXTURES["ov_align/rois"]
+    preset = "openvino-max" if mode == "max" else "openvino-half-pixel"
+    got = roi_align(features, rois, (3, 2), 0.03125, 0, preset=preset, mode=mode,
+                    options={"aligned_mode": aligned_mode}, backend="numpy")  # fmt: skip
+    np.testing.assert_allclose(got, FIXTURES[f"ov_align/{mode}/{aligned_mode}"], rtol=0, atol=2e-6)
+
+
+def test_sample_step_by_hand():
+    """A box from y -7257.93 to 2884.54 at scale 1/32, one bin: 316.9519 feature pixels, 317 adaptive
+    samples from -227.31017. OpenVINO's sample i is start + (bin / 317) * (i + 0.5), torchvision's
+    start + ((i + 0.5) * bin) / 317: in float32 the two differ by an ulp (3e-5 here) at many samples."""
+    from roialign_cli import geometry
+    from roialign_cli.presets import resolve
+
+    f32, ct = np.float32, np.dtype(np.float32)
+    c1, c2 = np.array([-7257.92529296875]), np.array([2884.53564453125])
+    for preset, step in (("openvino-max", "bin-over-grid"), ("torchvision", "offset-times-bin")):
+        conv = resolve(preset)
+        assert conv.sample_step == step
+        geo = geometry.axis_geometry(c1, c2, 13, 0.03125, 1, conv, ct, 0)
+        start, bin_, grid = geo.start[0], geo.bin[0], int(geo.grid[0])
+        positions = geometry.sample_positions(geo, np.array([0]), 1, 13, conv, ct)[0, 0]
+        i = np.arange(grid, dtype=f32) + f32(0.5)
+        expected = start + (bin_ / f32(grid)) * i if step == "bin-over-grid" else start + (i * bin_) / f32(grid)
+        np.testing.assert_array_equal(positions, expected)
+    ov_order = start + (bin_ / f32(grid)) * i
+    assert (ov_order != start + (i * bin_) / f32(grid)).sum() > 10
+
+
+def test_openvino_roi_align_huge_boxes_live():
+    ov = pytest.importorskip("openvino")
+    import openvino.opset9 as ops
+
+    rng = np.random.default_rng(3)
+    features = (rng.standard_normal((1, 3, 13, 9)) * 3).astype(np.float32)
+    k = 30
+    lo = rng.uniform(-8000, 0, (k, 2))
+    rois = np.concatenate([np.zeros((k, 1)), lo, lo + rng.uniform(2000, 12000, (k, 2))], axis=1).astype(np.float32)
+    data = ops.parameter(list(features.shape), np.float32)
+    boxes = ops.parameter([k, 4], np.float32)
+    batch = ops.parameter([k], np.int32)
+    for aligned_mode in ("asymmetric", "half_pixel"):
+        node = ops.roi_align(data, boxes, batch, pooled_h=2, pooled_w=3, sampling_ratio=0, spatial_scale=0.03125,
+                             mode="max", aligned_mode=aligned_mode)  # fmt: skip
+        compiled = ov.Core().compile_model(
+            ov.Model([node], [data, boxes, batch]), "CPU", {"INFERENCE_PRECISION_HINT": "f32"}
+        )
+        expected = compiled([features, rois[:, 1:], np.zeros(k, np.int32)])[0]
+        got = roi_align(features, rois, (2, 3), 0.03125, 0, preset="openvino-max",
+                        options={"aligned_mode": aligned_mode}, backend="numpy")  # fmt: skip
+        np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
