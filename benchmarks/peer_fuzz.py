@@ -36,6 +36,15 @@ from roialign_cli import roi_align  # noqa: E402
 from roialign_cli.api import multi_scale_roi_align  # noqa: E402
 
 SCALES = (1.0, 0.5, 0.25, 0.125, 0.0625, 0.03125)
+# scales that are not powers of 2, as float32 holds them (ONNX and OpenVINO store a float attribute)
+ODD_SCALES = tuple(float(np.float32(s)) for s in (1 / 3, 0.3, 0.7, 2.0, 1 / 6))
+
+
+def draw_scale(rng):
+    """A power of 2 mostly; now and then one whose products round."""
+    return float(rng.choice(ODD_SCALES if rng.random() < 0.2 else SCALES))
+
+
 BOX_KINDS = ("inside", "partly", "outside", "tiny", "zero", "huge", "pixel", "half-pixel", "inverted")
 
 
@@ -204,7 +213,7 @@ def tv_roi_align(rng, via):
 
     dtype = rng.choice([np.float32, np.float64])
     features = draw_map(rng, dtype)
-    scale = float(rng.choice(SCALES))
+    scale = draw_scale(rng)
     aligned = bool(rng.random() < 0.5)
     ratio = int(rng.choice([-1, 0, 1, 2, 3]))
     size = out_size(rng)
@@ -222,7 +231,7 @@ def tv_roi_pool(rng, via):
     from torchvision.ops import roi_pool
 
     features = draw_map(rng, rng.choice([np.float32, np.float64]))
-    scale = float(rng.choice(SCALES))
+    scale = draw_scale(rng)
     size = out_size(rng)
     boxes = draw_boxes(rng, int(rng.integers(1, 7)), features.shape[3], features.shape[2], scale)
     rois = rois_for(rng, features, boxes)
@@ -236,7 +245,7 @@ def tv_ps_roi_align(rng, via):
 
     size = out_size(rng, 5)
     features = draw_map(rng, rng.choice([np.float32, np.float64]), channels=size[0] * size[1] * int(rng.integers(1, 3)))
-    scale = float(rng.choice(SCALES))
+    scale = draw_scale(rng)
     ratio = int(rng.choice([-1, 0, 1, 2, 3]))
     boxes = draw_boxes(rng, int(rng.integers(1, 6)), features.shape[3], features.shape[2], scale, inverted=False)
     rois = rois_for(rng, features, boxes)
@@ -331,7 +340,7 @@ def ort_roi_align(rng, via):
     opset = int(rng.choice([10, 16]))
     dtype = np.float64 if rng.random() < 0.25 else np.float32
     features = draw_map(rng, dtype)
-    scale = float(rng.choice(SCALES))
+    scale = draw_scale(rng)
     size = out_size(rng)
     mode = str(rng.choice(["avg", "max"]))
     coord = "output_half_pixel" if opset == 10 else str(rng.choice(["half_pixel", "output_half_pixel", "absent"]))
@@ -364,7 +373,7 @@ def ort_max_roi_pool(rng, via):
 
     dtype = np.float32  # onnxruntime's CPU MaxRoiPool is float only
     features = draw_map(rng, dtype)
-    scale = float(rng.choice(SCALES))
+    scale = draw_scale(rng)
     size = out_size(rng)
     boxes = draw_boxes(rng, int(rng.integers(1, 7)), features.shape[3], features.shape[2], scale)
     rois = rois_for(rng, features, boxes)
@@ -388,7 +397,7 @@ def ov_roi_align(rng, via):
     import openvino.opset9 as ops
 
     features = draw_map(rng)
-    scale = float(rng.choice(SCALES))
+    scale = draw_scale(rng)
     size = out_size(rng)
     mode = str(rng.choice(["avg", "max"]))
     aligned_mode = str(rng.choice(["asymmetric", "half_pixel_for_nn", "half_pixel"]))
@@ -420,7 +429,7 @@ def ov_roi_pooling(rng, via):
     size = out_size(rng)
     k = int(rng.integers(1, 7))
     if method == "max":
-        scale = float(rng.choice(SCALES))
+        scale = draw_scale(rng)
         boxes = draw_boxes(rng, k, features.shape[3], features.shape[2], scale, inverted=False)
     else:  # normalized boxes; 1.0 is the last pixel
         scale = 1.0

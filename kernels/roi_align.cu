@@ -37,7 +37,7 @@ namespace roialign {
 enum Coordinates { ABSOLUTE = 0, RELATIVE_FEATURE = 1, TF_NORMALIZED = 2 };
 enum EndPlusOne { END_NONE = 0, END_COORDINATE = 1, END_SIZE = 2 };
 enum Grid { GRID_BINS = 0, GRID_CORNERS = 1, GRID_CORNERS_PINNED = 2, GRID_PIXELS = 3, GRID_PIXELS_EXACT = 4 };
-enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2 };
+enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2, ROUND_AFTER_SCALE_EXACT = 3 };
 enum Pooling { POOL_AVG = 0, POOL_MAX = 1, POOL_CORNER_MAX = 2 };
 enum Border { BORDER_CAFFE2 = 0, BORDER_CLAMP = 1, BORDER_FILL = 2, BORDER_CAFFE_SSD = 3 };
 enum Interpolation { BILINEAR = 0, NEAREST = 1 };
@@ -117,8 +117,11 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, d
         b = round(b);
     }
     Axis<C> axis;
-    axis.start = (C)((a + conv.pixel_offset) * scale - conv.sample_offset);
-    axis.end = (C)((b + end_extra + conv.pixel_offset) * scale - conv.sample_offset);
+    const double start = (a + conv.pixel_offset) * scale - conv.sample_offset;
+    const double end = (b + end_extra + conv.pixel_offset) * scale - conv.sample_offset;
+    const bool exact = conv.box_rounding == ROUND_AFTER_SCALE_EXACT;  // rounded before the product is
+    axis.start = (C)(exact ? round(start) : start);
+    axis.end = (C)(exact ? round(end) : end);
     if (conv.box_rounding == ROUND_AFTER_SCALE) {
         axis.start = round(axis.start);
         axis.end = round(axis.end);
@@ -179,7 +182,7 @@ __device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int 
 template <typename C>
 __device__ void pixel_range(const Axis<C>& axis, int p, int pooled, int length, const Convention& conv, int& lo,
                             int& hi) {
-    const bool integral = conv.box_rounding == ROUND_AFTER_SCALE;
+    const bool integral = conv.box_rounding == ROUND_AFTER_SCALE || conv.box_rounding == ROUND_AFTER_SCALE_EXACT;
     double first, last;
     if (conv.grid == GRID_PIXELS_EXACT) {
         const double from = (double)p * (double)axis.size / pooled;

@@ -14,7 +14,7 @@ COORDINATES = ("absolute", "relative-feature", "tf-normalized")
 END_PLUS_ONE = ("none", "coordinate", "size")
 SAMPLE_STEPS = ("offset-times-bin", "bin-over-grid")
 GRIDS = ("bins", "corners", "corners-pinned", "pixels", "pixels-exact")
-BOX_ROUNDINGS = ("none", "after-scale", "before-scale")
+BOX_ROUNDINGS = ("none", "after-scale", "before-scale", "after-scale-exact")
 CHANNEL_MAPPINGS = ("none", "position-sensitive")
 POOLINGS = ("avg", "max", "corner-max")
 BORDERS = ("caffe2", "clamp", "fill", "caffe-ssd")
@@ -41,7 +41,8 @@ class Convention:
     box_rounding: str = _switch(
         "none",
         "'after-scale': box edges rounded half away from zero after scaling, round(x * s) (Caffe ROIPooling); "
-        "'before-scale': round(x) * s (R-FCN PSROIPooling)",
+        "'before-scale': round(x) * s (R-FCN PSROIPooling); 'after-scale-exact': round(x * s) of the product in "
+        "double, not of its float32 rounding (OpenVINO ROIPooling: 14.999999 * 0.3 rounds to 4, not 5)",
     )
     pixel_offset: float = _switch(0.0, "added to box coordinates before scaling (OpenVINO half_pixel: 0.5)")
     sample_offset: float = _switch(0.0, "subtracted after scaling (aligned / half_pixel: 0.5)")
@@ -135,6 +136,11 @@ class Convention:
     def takes_sampling_ratio(self) -> bool:
         """Only bins of sample grids have a sampling ratio."""
         return self.grid == "bins"
+
+    @property
+    def rounds_after_scale(self) -> bool:
+        """Box edges are whole feature pixels, round(x * s) (RoIPool)."""
+        return self.box_rounding in ("after-scale", "after-scale-exact")
 
     @property
     def whole_pixels(self) -> bool:

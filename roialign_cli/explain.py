@@ -488,6 +488,7 @@ _WORDS = {
     "box_rounding": lambda v: {
         "none": "keeps box coordinates as they are",
         "after-scale": "rounds box edges after scaling (round(x * s))",
+        "after-scale-exact": "rounds box edges after scaling, of the exact product (round(x * s))",
         "before-scale": "rounds box edges before scaling (round(x) * s)",
     }[v],
     "channel_mapping": lambda v: "reads one input channel group per bin (position-sensitive)"

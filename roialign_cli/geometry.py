@@ -73,8 +73,11 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, a
     c2 = c2.astype(ct).astype(np.float64)
     if conv.box_rounding == "before-scale":
         c1, c2 = round_half_away(c1), round_half_away(c2)
-    start = ((c1 + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
-    end = ((c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+    start = (c1 + conv.pixel_offset) * scale - conv.sample_offset
+    end = (c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset
+    if conv.box_rounding == "after-scale-exact":  # rounded before the product is
+        start, end = round_half_away(start), round_half_away(end)
+    start, end = start.astype(ct), end.astype(ct)
     if conv.box_rounding == "after-scale":
         start, end = round_half_away(start), round_half_away(end)
     if conv.clip_box:
@@ -134,7 +137,7 @@ def pixel_bins(geo: AxisGeometry, sel, pooled: int, length: int, conv: Conventio
     p = np.arange(pooled + 1, dtype=ct)[None, :] * bin_
     if conv.grid == "pixels-exact":
         p = np.arange(pooled + 1)[None, :] * geo.size[sel][:, None].astype(np.float64) / pooled
-    if conv.box_rounding == "after-scale":
+    if conv.rounds_after_scale:
         edges_lo, edges_hi = np.floor(p[:, :-1]) + start, np.ceil(p[:, 1:]) + start
     else:
         edges_lo, edges_hi = np.floor(p[:, :-1] + start), np.ceil(p[:, 1:] + start)

@@ -528,8 +528,9 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-roi-pooling",
         reproduces="OpenVINO ROIPooling-1 / -2, method max or bilinear",
-        # bin edges in integers: floor(p * size / P), ceil((p + 1) * size / P) (getBordersForMaxMode)
-        convention=_ROI_POOL.with_(grid="pixels-exact"),
+        # box edges round(x * s) of the product in double; bin edges in integers: floor(p * size / P),
+        # ceil((p + 1) * size / P) (getBordersForMaxMode)
+        convention=_ROI_POOL.with_(box_rounding="after-scale-exact", grid="pixels-exact"),
         source="openvinotoolkit/openvino src/plugins/intel_cpu/src/nodes/roi_pooling.cpp (getBordersForMaxMode, "
         "getXYForBilinearMode); src/core/reference/include/openvino/reference/roi_pooling.hpp",
         renderer=eq.openvino_roi_pooling,
@@ -565,7 +566,9 @@ PRESETS: tuple[Preset, ...] = (
                 "OpenVINO's CPU plugin computes RoIPool bin edges in integers, floor(p * size / P) and "
                 "ceil((p + 1) * size / P); torchvision, Caffe and ONNX MaxRoiPool multiply p by a float32 bin "
                 "size, which can land a hair past a whole number and take one more pixel (size 7 over 13 bins: the "
-                "last bin ends at pixel 8 there, 7 here). switch grid=pixels for the float32 edges.",
+                "last bin ends at pixel 8 there, 7 here); and it rounds box edges from the product x * s in double, "
+                "where they round its float32 value (x = 14.999999, s = 0.3: 4.4999999 -> 4 here, float32 4.5 -> 5 "
+                "there). Switches grid=pixels and box_rounding=after-scale give theirs.",
             ),
             Trap(
                 "openvino-roi-pooling-bilinear-normalized",

@@ -54,6 +54,9 @@ EXPLICIT = {
     "roi-pool-exact-bins": Convention(
         box_rounding="after-scale", end_plus_one="size", grid="pixels-exact", pooling="max"
     ),
+    "roi-pool-exact-rounding": Convention(
+        box_rounding="after-scale-exact", end_plus_one="size", grid="pixels-exact", pooling="max"
+    ),
     "openvino-step-adaptive-max": Convention(pooling="max", max_floor=0.0, sample_step="bin-over-grid"),
     "bin-over-grid-fixed-aligned": Convention(**_ALIGNED, sampling_ratio=(3, 5), sample_step="bin-over-grid"),
     "psroi-exact-bins-avg": Convention(

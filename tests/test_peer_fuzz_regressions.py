@@ -5,7 +5,8 @@ tests/fixtures/make_peer_fuzz_regressions.py, worked by hand, and live where the
    level k from map k - k_min: where the inferred scales repeat, the last map is never used; where they
    skip a level, a box mapped past the last map gets zeros.
 2. OpenVINO's ROIPooling (max) computes bin edges in integers, so a float32 bin size that lands past a
-   whole number does not add a pixel there (it does in torchvision's roi_pool).
+   whole number does not add a pixel there (it does in torchvision's roi_pool); and it rounds box edges
+   from the product x * s in double, not from its float32 value.
 3. OpenVINO's ROIAlign places sample i of bin p at start + p * bin + (bin / grid) * (i + 0.5) in float32;
    torchvision's ((i + 0.5) * bin) / grid rounds differently on large grids, and a max picks that up.
 """
@@ -170,3 +171,25 @@ def test_openvino_roi_align_huge_boxes_live():
         got = roi_align(features, rois, (2, 3), 0.03125, 0, preset="openvino-max",
                         options={"aligned_mode": aligned_mode}, backend="numpy")  # fmt: skip
         np.testing.assert_allclose(got, expected, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("scale", ["0.3", "0.7"])
+def test_openvino_roi_pooling_rounds_the_exact_product(scale):
+    features = FIXTURES["ov_pool/features"]
+    rois, expected = FIXTURES[f"ov_pool/round/{scale}/rois"], FIXTURES[f"ov_pool/round/{scale}/output"]
+    value = float(np.float32(scale))
+    got = roi_align(features, rois, (3, 4), value, preset="openvino-roi-pooling", backend="numpy")
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_exact_product_rounding_by_hand():
+    """x = 14.999999 (float32 14.999999046...), s = float32(0.3) = 0.30000001192...: x * s = 4.49999989 in
+    double, rounding to 4; its float32 value is 4.5, rounding (half away) to 5. A ramp 0..9 read by one bin
+    shows the box end."""
+    ramp = np.arange(10, dtype=np.float32).reshape(1, 1, 1, 10)
+    rois = np.array([[0, 5.0, 0, 14.999999, 0]], np.float32)
+    scale = float(np.float32(0.3))
+    assert np.float32(rois[0, 3]) * np.float32(scale) == np.float32(4.5)
+    exact = roi_align(ramp, rois, 1, scale, preset="openvino-roi-pooling", backend="numpy")
+    rounded_float = roi_align(ramp, rois, 1, scale, preset="torchvision-roi-pool", backend="numpy")
+    assert exact.item() == 4.0 and rounded_float.item() == 5.0
