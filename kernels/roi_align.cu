@@ -36,11 +36,12 @@ namespace roialign {
 // Switch values: the index of each value in the tuples of roialign_cli/conventions.py.
 enum Coordinates { ABSOLUTE = 0, RELATIVE_FEATURE = 1, TF_NORMALIZED = 2 };
 enum EndPlusOne { END_NONE = 0, END_COORDINATE = 1, END_SIZE = 2 };
-enum Grid { GRID_BINS = 0, GRID_CORNERS = 1, GRID_CORNERS_PINNED = 2, GRID_PIXELS = 3 };
-enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2 };
+enum Grid { GRID_BINS = 0, GRID_CORNERS = 1, GRID_CORNERS_PINNED = 2, GRID_PIXELS = 3, GRID_PIXELS_EXACT = 4 };
+enum BoxRounding { ROUND_NONE = 0, ROUND_AFTER_SCALE = 1, ROUND_BEFORE_SCALE = 2, ROUND_AFTER_SCALE_EXACT = 3 };
 enum Pooling { POOL_AVG = 0, POOL_MAX = 1, POOL_CORNER_MAX = 2 };
 enum Border { BORDER_CAFFE2 = 0, BORDER_CLAMP = 1, BORDER_FILL = 2, BORDER_CAFFE_SSD = 3 };
 enum Interpolation { BILINEAR = 0, NEAREST = 1 };
+enum SampleStep { STEP_OFFSET_TIMES_BIN = 0, STEP_BIN_OVER_GRID = 1 };
 
 // Larger adaptive grids would take longer than any caller waits; the cap only keeps the
 // float-to-int conversion defined for absurd rois.
@@ -62,6 +63,7 @@ struct Convention {
     int interpolation;
     double fill_value;
     double empty_value;
+    int sample_step;
 };
 
 template <typename T> struct Compute { typedef float type; };
@@ -91,8 +93,14 @@ template <typename C> struct Axis {
     C start;
     C end;
     C bin;
+    C size;  // the roi's extent in feature pixels (after +1 and the minimum size)
     int grid;
 };
+
+// Whole-pixel bins (RoIPool), with float or exact bin edges.
+__device__ inline bool whole_pixels(const Convention& conv) {
+    return conv.grid == GRID_PIXELS || conv.grid == GRID_PIXELS_EXACT;
+}
 
 template <typename C>
 __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, double spatial_scale,
@@ -109,8 +117,11 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, d
         b = round(b);
     }
     Axis<C> axis;
-    axis.start = (C)((a + conv.pixel_offset) * scale - conv.sample_offset);
-    axis.end = (C)((b + end_extra + conv.pixel_offset) * scale - conv.sample_offset);
+    const double start = (a + conv.pixel_offset) * scale - conv.sample_offset;
+    const double end = (b + end_extra + conv.pixel_offset) * scale - conv.sample_offset;
+    const bool exact = conv.box_rounding == ROUND_AFTER_SCALE_EXACT;  // rounded before the product is
+    axis.start = (C)(exact ? round(start) : start);
+    axis.end = (C)(exact ? round(end) : end);
     if (conv.box_rounding == ROUND_AFTER_SCALE) {
         axis.start = round(axis.start);
         axis.end = round(axis.end);
@@ -123,8 +134,9 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, d
     if (conv.end_plus_one == END_SIZE) size = size + C(1);
     const C min_size = (C)conv.min_size;
     size = size < min_size ? min_size : size;
+    axis.size = size;
     axis.bin = size / C(pooled);
-    if (conv.grid == GRID_PIXELS) {
+    if (whole_pixels(conv)) {
         axis.grid = 1;  // whole-pixel bins count their pixels in pixel_range
     } else if (conv.grid == GRID_CORNERS || conv.grid == GRID_CORNERS_PINNED) {
         axis.grid = 1;
@@ -159,21 +171,33 @@ __device__ C sample_position(const Axis<C>& axis, int p, int i, int pooled, int 
         const C hi = clamp_to(axis.start + (C(p) + C(1)) * axis.bin, C(0), last);
         return lo + (offset * (hi - lo)) / samples;
     }
+    if (conv.sample_step == STEP_BIN_OVER_GRID) return (axis.start + C(p) * axis.bin) + (axis.bin / samples) * offset;
     return (axis.start + C(p) * axis.bin) + (offset * axis.bin) / samples;
 }
 
 // The whole pixels [lo, hi) of bin p along one axis (RoIPool): from floor(bin start) to
 // ceil(bin end), clipped to the map. A rounded (integer) box start is added after the floor and
-// ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN).
+// ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN). GRID_PIXELS_EXACT takes
+// the edges from p * size / P in double (exact for whole-pixel sizes), as OpenVINO's integers do.
 template <typename C>
-__device__ void pixel_range(const Axis<C>& axis, int p, int length, const Convention& conv, int& lo, int& hi) {
-    const C from = C(p) * axis.bin;
-    const C to = C(p + 1) * axis.bin;
-    const bool integral = conv.box_rounding == ROUND_AFTER_SCALE;
-    const C first = integral ? floor(from) + axis.start : floor(from + axis.start);
-    const C last = integral ? ceil(to) + axis.start : ceil(to + axis.start);
-    lo = (int)clamp_to((double)first, 0.0, (double)length);
-    hi = (int)clamp_to((double)last, 0.0, (double)length);
+__device__ void pixel_range(const Axis<C>& axis, int p, int pooled, int length, const Convention& conv, int& lo,
+                            int& hi) {
+    const bool integral = conv.box_rounding == ROUND_AFTER_SCALE || conv.box_rounding == ROUND_AFTER_SCALE_EXACT;
+    double first, last;
+    if (conv.grid == GRID_PIXELS_EXACT) {
+        const double from = (double)p * (double)axis.size / pooled;
+        const double to = (double)(p + 1) * (double)axis.size / pooled;
+        const double start = (double)axis.start;
+        first = integral ? floor(from) + start : floor(from + start);
+        last = integral ? ceil(to) + start : ceil(to + start);
+    } else {
+        const C from = C(p) * axis.bin;
+        const C to = C(p + 1) * axis.bin;
+        first = (double)(integral ? floor(from) + axis.start : floor(from + axis.start));
+        last = (double)(integral ? ceil(to) + axis.start : ceil(to + axis.start));
+    }
+    lo = (int)clamp_to(first, 0.0, (double)length);
+    hi = (int)clamp_to(last, 0.0, (double)length);
     hi = hi < lo ? lo : hi;
 }
 
@@ -264,11 +288,12 @@ struct BinSamples {
     int count;
 };
 
-template <typename C> __device__ BinSamples bin_samples(const Axis<C>& axis, int p, int length, const Convention& conv) {
+template <typename C>
+__device__ BinSamples bin_samples(const Axis<C>& axis, int p, int pooled, int length, const Convention& conv) {
     BinSamples samples = {0, axis.grid};
-    if (conv.grid == GRID_PIXELS) {
+    if (whole_pixels(conv)) {
         int hi;
-        pixel_range(axis, p, length, conv, samples.first, hi);
+        pixel_range(axis, p, pooled, length, conv, samples.first, hi);
         samples.count = hi - samples.first;
     }
     return samples;
@@ -277,7 +302,7 @@ template <typename C> __device__ BinSamples bin_samples(const Axis<C>& axis, int
 // Sample i of bin p along one axis: a whole pixel from `first`, or an interpolated position.
 template <typename C>
 __device__ Tap<C> bin_tap(const Axis<C>& axis, int p, int i, int first, int pooled, int length, const Convention& conv) {
-    if (conv.grid == GRID_PIXELS) return pixel_tap<C>(first + i);
+    if (whole_pixels(conv)) return pixel_tap<C>(first + i);
     return axis_tap(sample_position(axis, p, i, pooled, length, conv), length, conv.border, conv.interpolation);
 }
 
@@ -285,8 +310,8 @@ __device__ Tap<C> bin_tap(const Axis<C>& axis, int p, int i, int first, int pool
 template <typename T, typename C>
 __device__ C pool_bin(const T* pixels, int height, int width, int channels, const Axis<C>& ay, const Axis<C>& ax,
                       int ph, int pw, int pooled_h, int pooled_w, const Convention& conv) {
-    const BinSamples sy = bin_samples(ay, ph, height, conv);
-    const BinSamples sx = bin_samples(ax, pw, width, conv);
+    const BinSamples sy = bin_samples(ay, ph, pooled_h, height, conv);
+    const BinSamples sx = bin_samples(ax, pw, pooled_w, width, conv);
     const long long count = (long long)sy.count * sx.count;
     if (count == 0) return (C)conv.empty_value;
     const long long row = (long long)width * channels;
@@ -337,12 +362,13 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
                                   double sample_offset, int end_plus_one, double min_size, int clip_box,
                                   int clip_bins, int sampling_ratio_y, int sampling_ratio_x, int grid, int pooling,
                                   double max_floor, int border, int interpolation, double fill_value,
-                                  double empty_value) {
+                                  double empty_value, int sample_step) {
     using namespace roialign;
     typedef typename Compute<T>::type C;
     const Convention conv = {coordinates, box_rounding, pixel_offset,  sample_offset, end_plus_one,
                              min_size,    clip_box != 0, clip_bins != 0, grid,         pooling,
-                             max_floor,   border,        interpolation,  fill_value,   empty_value};
+                             max_floor,   border,        interpolation,  fill_value,   empty_value,
+                             sample_step};
     const Slot slot = thread_slot(channels, channel_tile);
     if (!slot.active) return;
     const long long k = slot.roi;

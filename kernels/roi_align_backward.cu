@@ -46,8 +46,8 @@ __device__ long long select_bin(const T* pixels, int height, int width, int chan
     const C fill = (C)conv.fill_value;
     C best = (C)conv.max_floor;
     long long chosen = NOT_SELECTED;
-    const BinSamples sy = bin_samples(ay, ph, height, conv);
-    const BinSamples sx = bin_samples(ax, pw, width, conv);
+    const BinSamples sy = bin_samples(ay, ph, pooled_h, height, conv);
+    const BinSamples sx = bin_samples(ax, pw, pooled_w, width, conv);
     for (int iy = 0; iy < sy.count; ++iy) {
         const Tap<C> ty = bin_tap(ay, ph, iy, sy.first, pooled_h, height, conv);
         for (int ix = 0; ix < sx.count; ++ix) {
@@ -116,13 +116,15 @@ __device__ inline Selected decode(long long code, int grid_x, int pooling) {
 #define ROIALIGN_CONVENTION                                                                                           \
     const roialign::Convention conv = {coordinates, box_rounding,  pixel_offset,  sample_offset, end_plus_one,       \
                                        min_size,    clip_box != 0, clip_bins != 0, grid,         pooling,            \
-                                       max_floor,   border,        interpolation,  fill_value,   empty_value}
+                                       max_floor,   border,        interpolation,  fill_value,   empty_value,        \
+                                       sample_step}
 
 #define ROIALIGN_SCALARS                                                                                              \
     int channels, int height, int width, int pooled_h, int pooled_w, int channel_tile, double spatial_scale_y,      \
         double spatial_scale_x, int coordinates, int box_rounding, double pixel_offset, double sample_offset,        \
         int end_plus_one, double min_size, int clip_box, int clip_bins, int sampling_ratio_y, int sampling_ratio_x,  \
-        int grid, int pooling, double max_floor, int border, int interpolation, double fill_value, double empty_value
+        int grid, int pooling, double max_floor, int border, int interpolation, double fill_value, double empty_value, \
+        int sample_step
 
 #define ROIALIGN_AXES(roi)                                                                                            \
     const Axis<C> ay = axis_geometry<C>(roi[2], roi[4], height, pooled_h, spatial_scale_y, sampling_ratio_y, conv);  \
@@ -174,8 +176,8 @@ __global__ void roi_align_backward_atomic(const T* __restrict__ grad_output, con
     for (int bin = slot.first_bin; bin < pooled_h * pooled_w; bin += slot.bin_step) {
         const int ph = bin / pooled_w;
         const int pw = bin % pooled_w;
-        const BinSamples sy = bin_samples(ay, ph, height, conv);
-        const BinSamples sx = bin_samples(ax, pw, width, conv);
+        const BinSamples sy = bin_samples(ay, ph, pooled_h, height, conv);
+        const BinSamples sx = bin_samples(ax, pw, pooled_w, width, conv);
         const C g = to_compute(grad_output[cell + bin]);
         if (conv.pooling != POOL_AVG) {
             if (selected[cell + bin] == NOT_SELECTED) continue;
@@ -221,7 +223,7 @@ __global__ void roi_align_backward_ordered(const T* __restrict__ grad_output, co
         ROIALIGN_AXES(roi);
         const long long cell = (k * channels + c) * pooled_h * pooled_w;
         for (int ph = 0; ph < pooled_h; ++ph) {
-            const BinSamples sy = bin_samples(ay, ph, height, conv);
+            const BinSamples sy = bin_samples(ay, ph, pooled_h, height, conv);
             for (int iy = 0; iy < sy.count; ++iy) {
                 const Tap<C> ty = bin_tap(ay, ph, iy, sy.first, pooled_h, height, conv);
                 if (!ty.inside || (ty.low != y && ty.high != y)) continue;
@@ -230,7 +232,7 @@ __global__ void roi_align_backward_ordered(const T* __restrict__ grad_output, co
                 const C wy[2] = {ty.w_low, ty.w_high};
                 for (int pw = 0; pw < pooled_w; ++pw) {
                     const int bin = ph * pooled_w + pw;
-                    const BinSamples sx = bin_samples(ax, pw, width, conv);
+                    const BinSamples sx = bin_samples(ax, pw, pooled_w, width, conv);
                     const C g = to_compute(grad_output[cell + bin]);
                     int first = 0, last = sx.count, corner = -1;
                     C amount = g / C((long long)sy.count * sx.count);

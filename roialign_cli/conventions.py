@@ -12,8 +12,9 @@ from dataclasses import dataclass, field, fields, replace
 
 COORDINATES = ("absolute", "relative-feature", "tf-normalized")
 END_PLUS_ONE = ("none", "coordinate", "size")
-GRIDS = ("bins", "corners", "corners-pinned", "pixels")
-BOX_ROUNDINGS = ("none", "after-scale", "before-scale")
+SAMPLE_STEPS = ("offset-times-bin", "bin-over-grid")
+GRIDS = ("bins", "corners", "corners-pinned", "pixels", "pixels-exact")
+BOX_ROUNDINGS = ("none", "after-scale", "before-scale", "after-scale-exact")
 CHANNEL_MAPPINGS = ("none", "position-sensitive")
 POOLINGS = ("avg", "max", "corner-max")
 BORDERS = ("caffe2", "clamp", "fill", "caffe-ssd")
@@ -40,7 +41,8 @@ class Convention:
     box_rounding: str = _switch(
         "none",
         "'after-scale': box edges rounded half away from zero after scaling, round(x * s) (Caffe ROIPooling); "
-        "'before-scale': round(x) * s (R-FCN PSROIPooling)",
+        "'before-scale': round(x) * s (R-FCN PSROIPooling); 'after-scale-exact': round(x * s) of the product in "
+        "double, not of its float32 rounding (OpenVINO ROIPooling: 14.999999 * 0.3 rounds to 4, not 5)",
     )
     pixel_offset: float = _switch(0.0, "added to box coordinates before scaling (OpenVINO half_pixel: 0.5)")
     sample_offset: float = _switch(0.0, "subtracted after scaling (aligned / half_pixel: 0.5)")
@@ -56,11 +58,19 @@ class Convention:
         "samples per bin along each axis; 0: adaptive ceil(roi size / output size); "
         "Y,X (height first) where the axes differ",
     )
+    sample_step: str = _switch(
+        "offset-times-bin",
+        "how float arithmetic places sample i of bin p: 'offset-times-bin' start + p * bin + ((i + 0.5) * bin) / grid "
+        "(Caffe2, torchvision, onnxruntime); 'bin-over-grid' start + p * bin + (bin / grid) * (i + 0.5) (OpenVINO's "
+        "CPU plugin): the same number, rounded differently on large grids",
+    )
     grid: str = _switch(
         "bins",
         "'bins': samples inside each output bin; 'corners': one point per output cell, end to end (TF); "
         "'corners-pinned': the same with the last point exactly on the box end (OpenVINO ROIPooling bilinear); "
-        "'pixels': every whole pixel from floor(bin start) to ceil(bin end), read as it is (RoIPool)",
+        "'pixels': every whole pixel from floor(bin start) to ceil(bin end), read as it is (RoIPool); "
+        "'pixels-exact': the same with bin edges floor(p * size / P) and ceil((p + 1) * size / P) exact, "
+        "not from a float bin size (OpenVINO ROIPooling max)",
     )
     pooling: str = _switch(
         "avg",
@@ -91,6 +101,7 @@ class Convention:
             ("coordinates", COORDINATES),
             ("end_plus_one", END_PLUS_ONE),
             ("grid", GRIDS),
+            ("sample_step", SAMPLE_STEPS),
             ("box_rounding", BOX_ROUNDINGS),
             ("channel_mapping", CHANNEL_MAPPINGS),
             ("pooling", POOLINGS),
@@ -127,9 +138,14 @@ class Convention:
         return self.grid == "bins"
 
     @property
+    def rounds_after_scale(self) -> bool:
+        """Box edges are whole feature pixels, round(x * s) (RoIPool)."""
+        return self.box_rounding in ("after-scale", "after-scale-exact")
+
+    @property
     def whole_pixels(self) -> bool:
         """RoIPool's grid: bins of whole pixels, each read as it is."""
-        return self.grid == "pixels"
+        return self.grid in ("pixels", "pixels-exact")
 
     def with_(self, **changes) -> Convention:
         return replace(self, **changes)

@@ -711,6 +711,9 @@ _WORDS = {
     "min_size": lambda v: "keeps sizes below one pixel" if v is None else f"makes every box at least {v:g} pixel",
     "clip_box": lambda v: "clips boxes to the map first" if v else "does not clip boxes",
     "clip_bins": lambda v: "clips bin edges to the map" if v else "does not clip bin edges",
+    "sample_step": lambda v: "places samples at p * bin + (bin / grid) * (i + 0.5) (OpenVINO's rounding)"
+    if v == "bin-over-grid"
+    else "places samples at p * bin + (i + 0.5) * bin / grid",
     "pooling": lambda v: {"avg": "averages", "max": "takes the max of interpolated samples",
                           "corner-max": "takes the max of single weighted corners (corner-max)"}[v],
     "max_floor": lambda v: "starts its max at -inf" if v is None else f"starts its max at {v:g}",
@@ -725,6 +728,7 @@ _WORDS = {
     "box_rounding": lambda v: {
         "none": "keeps box coordinates as they are",
         "after-scale": "rounds box edges after scaling (round(x * s))",
+        "after-scale-exact": "rounds box edges after scaling, of the exact product (round(x * s))",
         "before-scale": "rounds box edges before scaling (round(x) * s)",
     }[v],
     "channel_mapping": lambda v: "reads one input channel group per bin (position-sensitive)"

@@ -54,6 +54,7 @@ class AxisGeometry:
     end: np.ndarray
     bin: np.ndarray
     grid: np.ndarray
+    size: np.ndarray  # the roi's extent in feature pixels (after +1 and the minimum size)
 
 
 def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, axis: int) -> AxisGeometry:
@@ -72,8 +73,11 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, a
     c2 = c2.astype(ct).astype(np.float64)
     if conv.box_rounding == "before-scale":
         c1, c2 = round_half_away(c1), round_half_away(c2)
-    start = ((c1 + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
-    end = ((c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset).astype(ct)
+    start = (c1 + conv.pixel_offset) * scale - conv.sample_offset
+    end = (c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset
+    if conv.box_rounding == "after-scale-exact":  # rounded before the product is
+        start, end = round_half_away(start), round_half_away(end)
+    start, end = start.astype(ct), end.astype(ct)
     if conv.box_rounding == "after-scale":
         start, end = round_half_away(start), round_half_away(end)
     if conv.clip_box:
@@ -96,7 +100,7 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, a
     else:
         # an inverted roi (no minimum size) has a negative bin: no samples, as in the references
         grid = np.maximum(np.ceil(bin_), 0).astype(np.int64)
-    return AxisGeometry(start, end, bin_, grid)
+    return AxisGeometry(start, end, bin_, grid, size)
 
 
 def _corner_points(start, c1, c2, end_extra, scale, pooled, conv: Convention, ct):
@@ -125,10 +129,15 @@ class AxisTaps:
 def pixel_bins(geo: AxisGeometry, sel, pooled: int, length: int, conv: Convention, ct):
     """Whole-pixel bins along one axis: first and end (exclusive) pixel [Kc, P] of each bin, from
     floor(bin start) to ceil(bin end), clipped to the map. A rounded (integer) box start is added
-    after the floor and ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN)."""
+    after the floor and ceil, as Caffe's ROIPooling does; a fractional one before (R-FCN).
+    'pixels-exact' takes the edges from p * size / P in double: exact for whole-pixel sizes, where
+    float32's size / P times p can land a hair past a whole number (size 7 over 13 bins: the last
+    bin's end is ceil(13 * float32(7 / 13)) = 8, not 7)."""
     start, bin_ = geo.start[sel][:, None], geo.bin[sel][:, None]
     p = np.arange(pooled + 1, dtype=ct)[None, :] * bin_
-    if conv.box_rounding == "after-scale":
+    if conv.grid == "pixels-exact":
+        p = np.arange(pooled + 1)[None, :] * geo.size[sel][:, None].astype(np.float64) / pooled
+    if conv.rounds_after_scale:
         edges_lo, edges_hi = np.floor(p[:, :-1]) + start, np.ceil(p[:, 1:]) + start
     else:
         edges_lo, edges_hi = np.floor(p[:, :-1] + start), np.ceil(p[:, 1:] + start)
@@ -165,6 +174,8 @@ def sample_positions(geo: AxisGeometry, sel, pooled: int, length: int, conv: Con
         lo = np.clip(start + p * bin_, 0, length - 1).astype(ct)
         hi = np.clip(start + (p + ct.type(1)) * bin_, 0, length - 1).astype(ct)
         return lo[:, :, None] + (i * (hi - lo)[:, :, None]) / grid
+    if conv.sample_step == "bin-over-grid":
+        return (start + p * bin_)[:, :, None] + (bin_[:, :, None] / grid) * i
     return (start + p * bin_)[:, :, None] + (i * bin_[:, :, None]) / grid
 
 

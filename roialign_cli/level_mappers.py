@@ -168,11 +168,15 @@ class LevelMapper:
             threshold = threshold * np.float32(4)
         return level
 
-    def assign(self, xyxy, count: int, finest_level: int | None = None, image_size=None):
+    def assign(self, xyxy, count: int, finest_level: int | None = None, image_size=None, coarsest_level=None):
         """Map index (0 = the finest map) of every box over `count` maps; -1: no level.
 
-        `finest_level` is the finest map's level by its spatial scale (-log2 scale); mappers with
-        their own numbering (first_level) ignore it."""
+        `finest_level` and `coarsest_level` are the first and last maps' levels by their spatial
+        scales (-log2 scale); mappers with their own numbering (first_level) ignore them. A mapper
+        numbering by scale clamps to [finest_level, coarsest_level] and takes the map at
+        level - finest_level, as torchvision's LevelMapper and MultiScaleRoIAlign do: where the
+        inferred scales repeat (0.125, 0.125, 0.0625) the last map is never used, and where they
+        skip a level a box mapped past the last map is pooled from none (zeros)."""
         import numpy as np
 
         first = self.first_level if self.first_level is not None else finest_level
@@ -181,10 +185,10 @@ class LevelMapper:
                 f"level mapper {self.name} numbers levels by scale: the spatial scales must be powers of 2"
             )
         usable = min(count, self.max_levels) if self.max_levels else count
+        last = first + usable - 1 if self.first_level is not None or coarsest_level is None else coarsest_level
         raw = self.raw_levels(xyxy, image_size)
-        known = ~np.isnan(raw)
-        index = np.clip(np.where(known, raw, 0) - first, 0, usable - 1).astype(np.int64)
-        return np.where(known, index, -1)
+        index = np.clip(np.where(np.isnan(raw), 0, raw), first, max(last, first)).astype(np.int64) - first
+        return np.where(np.isnan(raw) | (index >= usable), -1, index)
 
 
 # Sources (section 7 of the conventions reference); each entry was checked against its file.

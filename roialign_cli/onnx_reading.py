@@ -342,6 +342,8 @@ def disagreements(readings) -> list[str]:
 
 def _can_matter(name: str, conventions) -> bool:
     """Whether a switch that differs can change an output: some act only where another switch lets them."""
+    if name == "sample_step":  # float32 rounding of sample points only: last bits, not a different reading
+        return False
     if name == "empty_value":  # only a bin without samples shows it: adaptive sampling of a box that may be empty
         acting = [c for c in conventions if c.adaptive and (c.min_size is None or c.min_size <= 0)]
     elif name == "max_floor":

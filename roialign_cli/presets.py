@@ -158,6 +158,8 @@ def _openvino_modes(default: str) -> Option:
 
 # an empty bin: the average divides 0 by 0 (NaN), the max keeps its floor 0
 _OPENVINO_MAX = {"pooling": "max", "max_floor": 0.0, "empty_value": 0.0}
+# OpenVINO's CPU plugin steps samples by bin / grid (roi_align.cpp), rounding large grids' samples otherwise
+_OPENVINO_STEP = "bin-over-grid"
 
 # Traps shared by several presets.
 _OMITTED_SAMPLING_RATIO = Trap(
@@ -294,8 +296,9 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-half-pixel",
         reproduces="OpenVINO ROIAlign-9 aligned_mode=half_pixel (and its other aligned modes)",
-        convention=Convention(pixel_offset=0.5, **_HALF_PIXEL, empty_value=math.nan),
-        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
+        convention=Convention(pixel_offset=0.5, **_HALF_PIXEL, empty_value=math.nan, sample_step=_OPENVINO_STEP),
+        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp; "
+        "src/plugins/intel_cpu/src/nodes/roi_align.cpp",
         renderer=eq.openvino_op,
         options=(_openvino_modes("half_pixel"),),
         max_mode=_OPENVINO_MAX,
@@ -321,8 +324,9 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-max",
         reproduces="OpenVINO ROIAlign mode=max (opset 3 and 9; asymmetric by default)",
-        convention=Convention(**_OPENVINO_MAX),
-        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp",
+        convention=Convention(**_OPENVINO_MAX, sample_step=_OPENVINO_STEP),
+        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_align.hpp; "
+        "src/plugins/intel_cpu/src/nodes/roi_align.cpp",
         renderer=eq.openvino_op,
         options=(_openvino_modes("asymmetric"),),
         max_mode=_OPENVINO_MAX,
@@ -489,8 +493,7 @@ PRESETS: tuple[Preset, ...] = (
             ),
             Trap(
                 "ssd-padding-rows",
-                "DetectionOutput pads an empty result with rows of -1; the layer aborts on them (roialign drops "
-                "them).",
+                "DetectionOutput pads an empty result with rows of -1; the layer aborts on them (roialign drops them).",
             ),
         ),
     ),
@@ -525,8 +528,11 @@ PRESETS: tuple[Preset, ...] = (
     Preset(
         name="openvino-roi-pooling",
         reproduces="OpenVINO ROIPooling-1 / -2, method max or bilinear",
-        convention=_ROI_POOL,
-        source="openvinotoolkit/openvino src/core/reference/include/openvino/reference/roi_pooling.hpp",
+        # box edges round(x * s) of the product in double; bin edges in integers: floor(p * size / P),
+        # ceil((p + 1) * size / P) (getBordersForMaxMode)
+        convention=_ROI_POOL.with_(box_rounding="after-scale-exact", grid="pixels-exact"),
+        source="openvinotoolkit/openvino src/plugins/intel_cpu/src/nodes/roi_pooling.cpp (getBordersForMaxMode, "
+        "getXYForBilinearMode); src/core/reference/include/openvino/reference/roi_pooling.hpp",
         renderer=eq.openvino_roi_pooling,
         options=(
             Option(
@@ -554,6 +560,15 @@ PRESETS: tuple[Preset, ...] = (
                 "openvino-roi-pooling-plus-one",
                 "OpenVINO's ROIPooling specification describes no +1 in the box size, but its reference "
                 "implementation and CPU plugin add it (end - start + 1), as Caffe does.",
+            ),
+            Trap(
+                "openvino-roi-pooling-exact-bins",
+                "OpenVINO's CPU plugin computes RoIPool bin edges in integers, floor(p * size / P) and "
+                "ceil((p + 1) * size / P); torchvision, Caffe and ONNX MaxRoiPool multiply p by a float32 bin "
+                "size, which can land a hair past a whole number and take one more pixel (size 7 over 13 bins: the "
+                "last bin ends at pixel 8 there, 7 here); and it rounds box edges from the product x * s in double, "
+                "where they round its float32 value (x = 14.999999, s = 0.3: 4.4999999 -> 4 here, float32 4.5 -> 5 "
+                "there). Switches grid=pixels and box_rounding=after-scale give theirs.",
             ),
             Trap(
                 "openvino-roi-pooling-bilinear-normalized",
@@ -684,8 +699,12 @@ def _with_sampling_ratio(conv: Convention, sampling_ratio) -> Convention:
     if conv.one_point_per_cell:
         raise InputError("this convention takes one point per output cell: a sampling ratio does not apply")
     if conv.whole_pixels:
-        raise InputError("this convention pools every whole pixel of each bin (RoIPool): a sampling ratio does not apply")
-    return conv.with_(sampling_ratio=tuple(own if r == -1 else int(r) for r, own in zip(pair, conv.sampling_ratios)))
+        raise InputError(
+            "this convention pools every whole pixel of each bin (RoIPool): a sampling ratio does not apply"
+        )
+    return conv.with_(
+        sampling_ratio=tuple(own if r == -1 else int(r) for r, own in zip(pair, conv.sampling_ratios, strict=True))
+    )
 
 
 def _is_ratio(r) -> bool:
@@ -708,4 +727,3 @@ def _with_mode(conv: Convention, mode: str | None, named: Preset | None) -> Conv
         with_max = ", ".join(p.name for p in PRESETS if p.max_mode is not None)
         raise InputError(f"preset {named.name!r} has no max mode (presets with one: {with_max})")
     return conv.with_(**named.max_mode)
-

@@ -31,6 +31,10 @@ class Pyramid:
     def finest_level(self) -> int | None:
         return None if self.levels is None else self.levels[0]
 
+    @property
+    def coarsest_level(self) -> int | None:
+        return None if self.levels is None else self.levels[-1]
+
     def level_names(self) -> list[str]:
         return [f"P{k}" for k in self.levels] if self.levels else [f"map {i}" for i in range(len(self.scales))]
 
@@ -81,7 +85,7 @@ def check_maps(maps) -> None:
 
 def assign_levels(rois: np.ndarray, mapper: LevelMapper, pyramid: Pyramid, image_size=None) -> np.ndarray:
     """Map index of every roi [K, 5] (pixel boxes) under `mapper`; -1 where it gets no level."""
-    return mapper.assign(rois[:, 1:5], len(pyramid.scales), pyramid.finest_level, image_size)
+    return mapper.assign(rois[:, 1:5], len(pyramid.scales), pyramid.finest_level, image_size, pyramid.coarsest_level)
 
 
 @dataclass
@@ -122,7 +126,7 @@ def pool_levels(maps, rois, levels, pyramid, output_size, convention, backend):
     xp = _array_module(maps[0])
     ph, pw = check_output_size(output_size)
     out = xp.zeros((len(rois), maps[0].shape[1], ph, pw), dtype=maps[0].dtype)
-    for index, (features, scale) in enumerate(zip(maps, pyramid.scales)):
+    for index, (features, scale) in enumerate(zip(maps, pyramid.scales, strict=True)):
         rows = np.flatnonzero(levels == index)
         if rows.size:
             pooled, _ = api.pool(features, rois[rows], (ph, pw), scale, convention, backend)

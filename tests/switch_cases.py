@@ -50,6 +50,18 @@ EXPLICIT = {
     "per-axis-sampling-adaptive-y": Convention(sampling_ratio=(0, 3)),
     "per-axis-sampling-adaptive-x-max": Convention(**_ALIGNED, sampling_ratio=(2, 0), pooling="max"),
     "per-axis-sampling-fixed-nearest": Convention(**_ALIGNED, sampling_ratio=(1, 4), interpolation="nearest"),
+    # exact whole-pixel bin edges: on rounded boxes (OpenVINO ROIPooling) and on fractional ones
+    "roi-pool-exact-bins": Convention(
+        box_rounding="after-scale", end_plus_one="size", grid="pixels-exact", pooling="max"
+    ),
+    "roi-pool-exact-rounding": Convention(
+        box_rounding="after-scale-exact", end_plus_one="size", grid="pixels-exact", pooling="max"
+    ),
+    "openvino-step-adaptive-max": Convention(pooling="max", max_floor=0.0, sample_step="bin-over-grid"),
+    "bin-over-grid-fixed-aligned": Convention(**_ALIGNED, sampling_ratio=(3, 5), sample_step="bin-over-grid"),
+    "psroi-exact-bins-avg": Convention(
+        box_rounding="before-scale", end_plus_one="coordinate", min_size=0.1, grid="pixels-exact"
+    ),
 }
 
 

@@ -11,7 +11,17 @@ from __future__ import annotations
 import functools
 import os
 
-from ..conventions import BORDERS, BOX_ROUNDINGS, COORDINATES, END_PLUS_ONE, GRIDS, INTERPOLATIONS, POOLINGS, Convention
+from ..conventions import (
+    BORDERS,
+    BOX_ROUNDINGS,
+    COORDINATES,
+    END_PLUS_ONE,
+    GRIDS,
+    INTERPOLATIONS,
+    POOLINGS,
+    SAMPLE_STEPS,
+    Convention,
+)
 from ..errors import BackendUnavailable, InputError
 from .kernel_source import kernel_path, read_kernel
 
@@ -181,6 +191,7 @@ def kernel_arguments(shape, output_size, spatial_scale, conv: Convention, channe
         i(INTERPOLATIONS.index(conv.interpolation)),
         f(conv.fill_value),
         f(conv.empty_value),
+        i(SAMPLE_STEPS.index(conv.sample_step)),
     )  # fmt: skip
 
 
