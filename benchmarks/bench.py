@@ -75,7 +75,8 @@ class Workload:
         sr = "adaptive" if self.sampling_ratio <= 0 else f"sr {self.sampling_ratio}"
         scale = f"1/{round(1 / self.spatial_scale)}"
         if self.roi_pool:
-            return f"{list(self.features)}, {self.rois} rois, {self.output_size}x{self.output_size}, RoIPool, scale {scale}"
+            size = f"{self.output_size}x{self.output_size}"
+            return f"{list(self.features)}, {self.rois} rois, {size}, RoIPool, scale {scale}"
         if self.pyramid:
             return (
                 f"P2..P5 of a {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]} image, finest {list(self.features)}, {self.rois} rois, "
@@ -145,13 +146,19 @@ def ours(workload: Workload, backend: str):
 
     if workload.pyramid:
         return lambda maps, rois: multi_scale_roi_align(
-            maps, rois, workload.output_size, image_size=IMAGE_SIZE, sampling_ratio=workload.sampling_ratio,
+            maps,
+            rois,
+            workload.output_size,
+            image_size=IMAGE_SIZE,
+            sampling_ratio=workload.sampling_ratio,
             backend=backend,
         )
 
     if workload.roi_pool:
         size, scale = workload.output_size, workload.spatial_scale
-        return lambda features, rois: roi_align(features, rois, size, scale, preset="torchvision-roi-pool", backend=backend)
+        return lambda features, rois: roi_align(
+            features, rois, size, scale, preset="torchvision-roi-pool", backend=backend
+        )
 
     def run(features, rois):
         return roi_align(
@@ -419,7 +426,7 @@ def bench_cuda(workload: Workload, features, rois, repeats: int, with_torch: boo
         )
         reference["torchvision cuda"] = ends["torchvision cuda"]()
     kernel = {name: [] for name in calls}
-    for name, call in calls.items():
+    for call in calls.values():
         call()
     for _ in range(repeats):
         for name, call in calls.items():
@@ -463,7 +470,10 @@ def memory_probe(number: int, engine: str, seed: int) -> dict:
         import scipy.sparse  # noqa: F401  (imported by the engine; not part of its working memory)
 
         mine = ours(workload, "numpy")
-        call = lambda: mine(features, rois)
+
+        def call():
+            return mine(features, rois)
+
     else:
         call = CPU_PEERS[engine][1](workload, features, rois)[0]  # its session or tensors built before the reset
     with open("/proc/self/clear_refs", "w") as clear:
@@ -653,7 +663,8 @@ def explain_section(repeats: int) -> Section:
                     walls.append(time.perf_counter() - started)
                 best = json.loads(done.stdout)
                 rows.append([name, " ".join(hints) or "none", f"{statistics.median(walls):.2f}",
-                             f"{best['best']['label']} at {best['best']['spatial_scale']}", str(best["matched"])])  # fmt: skip
+                             f"{best['best']['label']} at {best['best']['spatial_scale']}",
+                             str(best["matched"])])  # fmt: skip
     intro = [
         f"Features {list(shape)}, {count} boxes of {sides[0]:g}..{sides[1]:g} px in a {IMAGE_SIZE[0]}x{IMAGE_SIZE[1]}",
         f"image, scale 1/{round(1 / scale)}, 7x7; the reference made by torchvision's convention as named.",

@@ -27,8 +27,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from roialign_cli.engines import cuda_engine
-from roialign_cli.engines.kernel_source import read_kernel
+from roialign_cli.engines import cuda_engine  # noqa: E402 (after the sys.path entry above)
+from roialign_cli.engines.kernel_source import read_kernel  # noqa: E402
 
 ARCHS = (80, 90)
 SM_LIMITS = {80: {"registers": 65536, "warps": 64, "blocks": 32}, 90: {"registers": 65536, "warps": 64, "blocks": 32}}

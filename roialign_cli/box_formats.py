@@ -38,28 +38,49 @@ FORMATS = {
     f.name: f
     for f in (
         BoxFormat("rois5", "xyxy", "absolute", "column", "[K,5] (batch, x1, y1, x2, y2): torchvision/Caffe2 rois"),
-        BoxFormat("xyxy", "xyxy", "absolute", "separate",
-                  "[K,4] (x1, y1, x2, y2); batch index from --batch-index or --batch-file"),
+        BoxFormat(
+            "xyxy",
+            "xyxy",
+            "absolute",
+            "separate",
+            "[K,4] (x1, y1, x2, y2); batch index from --batch-index or --batch-file",
+        ),
         BoxFormat("xywh", "xywh", "absolute", "separate", "[K,4] (x1, y1, width, height); batch index as for xyxy"),
-        BoxFormat("cxcywh", "cxcywh", "absolute", "separate",
-                  "[K,4] (centre x, centre y, width, height); batch index as for xyxy"),
+        BoxFormat(
+            "cxcywh",
+            "cxcywh",
+            "absolute",
+            "separate",
+            "[K,4] (centre x, centre y, width, height); batch index as for xyxy",
+        ),
         BoxFormat("yxyx", "yxyx", "absolute", "separate", "[K,4] (y1, x1, y2, x2); batch index as for xyxy"),
         BoxFormat(
-            "ssd", "xyxy", "relative", "column",
+            "ssd",
+            "xyxy",
+            "relative",
+            "column",
             "Caffe SSD DetectionOutput rows [K,7] or [1,1,K,7] (batch, label, score, x1, y1, x2, y2); "
             "padding rows (batch -1) are dropped",
         ),
         BoxFormat(
-            "onnx", "xyxy", "absolute", "archive",
+            "onnx",
+            "xyxy",
+            "absolute",
+            "archive",
             ".npz with rois [K,4] (x1, y1, x2, y2) and batch_indices [K] int64: the inputs of ONNX RoiAlign",
         ),
         BoxFormat(
-            "tf", "yxyx", "tf", "archive",
-            ".npz with boxes [K,4] (y1, x1, y2, x2) and box_indices [K] int32: the inputs of "
-            "tf.image.crop_and_resize",
+            "tf",
+            "yxyx",
+            "tf",
+            "archive",
+            ".npz with boxes [K,4] (y1, x1, y2, x2) and box_indices [K] int32: the inputs of tf.image.crop_and_resize",
         ),
         BoxFormat(
-            "per-image", "xyxy", "absolute", "archive",
+            "per-image",
+            "xyxy",
+            "absolute",
+            "archive",
             ".npz with one [L,4] (x1, y1, x2, y2) array per image, in batch order (the archive's order); "
             "written as image_0, image_1, ...",
         ),

@@ -42,8 +42,9 @@ class Boxes:
         def pick(a):
             return None if a is None else a[keep]
 
-        return replace(self, batch=self.batch[keep], xyxy=self.xyxy[keep], scores=pick(self.scores),
-                       labels=pick(self.labels))
+        return replace(
+            self, batch=self.batch[keep], xyxy=self.xyxy[keep], scores=pick(self.scores), labels=pick(self.labels)
+        )
 
     def to_space(self, space: str, frame: Frame) -> Boxes:
         return replace(self, xyxy=coordinates.convert(self.xyxy, self.space, space, frame), space=space)
@@ -110,8 +111,10 @@ def _matrix(array, columns: int, fmt: BoxFormat, what: str) -> np.ndarray:
     if fmt.name == "ssd" and array.ndim == 4 and shape[:2] == (1, 1) and shape[3] == 7:
         return array.reshape(-1, 7).astype(np.float64)
     if array.ndim != 2 or shape[1] != columns:
-        raise InputError(f"{what} has shape {list(shape)}, but the {fmt.name} format expects "
-                         f"{_expected_shape(fmt, columns)}{_guess(shape)}")
+        raise InputError(
+            f"{what} has shape {list(shape)}, but the {fmt.name} format expects "
+            f"{_expected_shape(fmt, columns)}{_guess(shape)}"
+        )
     return array.astype(np.float64)
 
 
@@ -175,8 +178,10 @@ def read(fmt: str, data, *, space: str | None = None, batch_index: int | None = 
     f = box_format(fmt)
     space = check_space(space or f.space)
     if f.batch != "separate" and (batch_index is not None or batch_indices is not None):
-        raise InputError(f"the {fmt} format holds its own batch indices; a separate batch index applies to "
-                         "xyxy, xywh, cxcywh and yxyx only")
+        raise InputError(
+            f"the {fmt} format holds its own batch indices; a separate batch index applies to "
+            "xyxy, xywh, cxcywh and yxyx only"
+        )
     if f.archive and not isinstance(data, dict):
         raise InputError(f"the {fmt} format is an .npz archive of named arrays, not a single array")
     if fmt == "ssd":
@@ -230,7 +235,9 @@ def write(boxes: Boxes, fmt: str, dtype="float64"):
         raise InputError(f"boxes are written as float32 or float64, not {dtype}")
     largest = float(np.abs(boxes.xyxy).max(initial=0))
     if largest > float(np.finfo(dtype).max) / 4:  # a margin for sizes and centres, which add coordinates
-        raise InputError(f"box coordinates reach {largest:.3g}, more than {dtype} holds; check them, or give --dtype float64")
+        raise InputError(
+            f"box coordinates reach {largest:.3g}, more than {dtype} holds; check them, or give --dtype float64"
+        )
     if fmt == "rois5":
         return np.concatenate([boxes.batch[:, None], boxes.xyxy], axis=1).astype(dtype)
     if fmt == "ssd":
@@ -296,8 +303,10 @@ def suspicions(boxes: Boxes, frame: Frame) -> list[str]:
     checks = (
         (batch != np.round(batch), "have a non-integer batch index: is the first column really the batch index?"),
         (batch < 0, "have a negative batch index"),
-        ((xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1]),
-         "have x2 < x1 or y2 < y1: is the layout right (xyxy, yxyx, xywh, cxcywh)?"),
+        (
+            (xyxy[:, 2] < xyxy[:, 0]) | (xyxy[:, 3] < xyxy[:, 1]),
+            "have x2 < x1 or y2 < y1: is the layout right (xyxy, yxyx, xywh, cxcywh)?",
+        ),
     )
     found = [_report(boxes, mask, text) for mask, text in checks if mask.any()]
     return found + _space_suspicions(boxes, frame)
@@ -306,22 +315,30 @@ def suspicions(boxes: Boxes, frame: Frame) -> list[str]:
 def _report(boxes: Boxes, mask: np.ndarray, text: str) -> str:
     k = int(np.flatnonzero(mask)[0])
     numbers = " ".join(f"{v:.6g}" for v in boxes.xyxy[k])
-    return (f"{int(mask.sum())} of {len(boxes)} boxes {text} (box {k}: batch {boxes.batch[k]:g}, "
-            f"x1 y1 x2 y2 = {numbers} {boxes.space})")
+    return (
+        f"{int(mask.sum())} of {len(boxes)} boxes {text} (box {k}: batch {boxes.batch[k]:g}, "
+        f"x1 y1 x2 y2 = {numbers} {boxes.space})"
+    )
 
 
 def _space_suspicions(boxes: Boxes, frame: Frame) -> list[str]:
     xyxy, space = boxes.xyxy, boxes.space
     normalized = space in ("relative", "tf")
-    relative = None if normalized else relative_warning(
-        boxes, f"{space} pixels", "; give --from-space relative (with --image-size WxH) if they are relative"
+    relative = (
+        None
+        if normalized
+        else relative_warning(
+            boxes, f"{space} pixels", "; give --from-space relative (with --image-size WxH) if they are relative"
+        )
     )
     if relative:
         return [relative]
     largest = np.abs(xyxy).max()
     if normalized and largest > 2:
-        return [f"coordinates reach {largest:g}: these look like pixels, but they are read as {space} (0..1); "
-                "give --from-space absolute if they are pixels"]
+        return [
+            f"coordinates reach {largest:g}: these look like pixels, but they are read as {space} (0..1); "
+            "give --from-space absolute if they are pixels"
+        ]
     unit = xyxy if normalized else _relative_or_none(boxes, frame)
     if unit is None:
         return []
@@ -374,8 +391,10 @@ def convert(
     output = write(result, target, dtype)
     warnings = suspicions(kept, frame)
     if target == "ssd" and len(result) and result.labels is None:
-        warnings.append(f"{source} boxes carry no labels or scores: the ssd rows get label {SSD_FILL_LABEL} "
-                        f"and score {SSD_FILL_SCORE:g}")
+        warnings.append(
+            f"{source} boxes carry no labels or scores: the ssd rows get label {SSD_FILL_LABEL} "
+            f"and score {SSD_FILL_SCORE:g}"
+        )
     return Conversion(source, target, kept, result, output, {"padding": parsed.padding, **dropped}, warnings)
 
 

@@ -116,8 +116,16 @@ def axis_names(ndim: int) -> tuple[str, ...]:
     return ROI_AXES if ndim == 4 else tuple(f"axis{i}" for i in range(ndim))
 
 
-def compare(a, b, atol: float = ATOL, rtol: float = RTOL, top: int = TOP, *, squeeze: bool = False,
-            chunk_elements: int = CHUNK_ELEMENTS) -> Report:
+def compare(
+    a,
+    b,
+    atol: float = ATOL,
+    rtol: float = RTOL,
+    top: int = TOP,
+    *,
+    squeeze: bool = False,
+    chunk_elements: int = CHUNK_ELEMENTS,
+) -> Report:
     """Compare `a` against the reference `b` (NumPy arrays or memory maps); see the module doc.
 
     `top` is how many rois, channels and elements the worst-of tables keep; `squeeze` drops
@@ -173,7 +181,7 @@ def _blocks(shape, limit: int):
     """Cover `shape` (ndim >= 2) in C order with blocks of at most `limit` elements (one at least)."""
     if math.prod(shape) == 0:
         return
-    strides = [math.prod(shape[i + 1:]) for i in range(len(shape))]
+    strides = [math.prod(shape[i + 1 :]) for i in range(len(shape))]
     # Split along the outermost axis whose trailing rows fit in a block; the axes before it go one index at a time.
     axis = next(i for i in range(len(shape)) if strides[i] <= limit)
     step = max(1, limit // strides[axis])
@@ -243,8 +251,21 @@ class _Tally:
         self.atol, self.rtol, self.top = atol, rtol, top
         self.size = math.prod(shape)
         self.counts = dict.fromkeys(
-            ("within", "finite_pairs", "nonfinite_mismatches", "nan_only_a", "nan_only_b",
-             "nan_a", "posinf_a", "neginf_a", "nan_b", "posinf_b", "neginf_b"), 0)
+            (
+                "within",
+                "finite_pairs",
+                "nonfinite_mismatches",
+                "nan_only_a",
+                "nan_only_b",
+                "nan_a",
+                "posinf_a",
+                "neginf_a",
+                "nan_b",
+                "posinf_b",
+                "neginf_b",
+            ),
+            0,
+        )
         self.sums = dict.fromkeys(("abs", "square", "dot", "norm_a", "norm_b"), 0.0)
         self.max_abs = self.max_rel = 0.0
         self.one_sided: list[tuple[int, str]] = []
@@ -376,8 +397,13 @@ class _Tally:
 
     def _channels(self) -> _TopK:
         worst = _TopK(self.top)
-        worst.offer(_ranking_key(self.channel_max, self.channel_nonfinite), 0,
-                    self.channel_max, self.channel_mismatches, self.channel_nonfinite)
+        worst.offer(
+            _ranking_key(self.channel_max, self.channel_nonfinite),
+            0,
+            self.channel_max,
+            self.channel_mismatches,
+            self.channel_nonfinite,
+        )
         return worst
 
     @staticmethod

@@ -61,8 +61,9 @@ def _image_scale(frame: Frame, space: str) -> np.ndarray:
     width, height = frame.image_size
     smallest = 2 if space == "tf" else 1  # tf divides by size - 1
     if min(width, height) < smallest:
-        raise InputError(f"{space} coordinates need an image at least {smallest} pixels wide and high, "
-                         f"not {width}x{height}")
+        raise InputError(
+            f"{space} coordinates need an image at least {smallest} pixels wide and high, not {width}x{height}"
+        )
     return np.array([width, height, width, height], dtype=np.float64)
 
 
@@ -73,4 +74,3 @@ def _spatial_scale(frame: Frame) -> float:
     if not (0 < scale < float("inf")):
         raise InputError(f"the spatial scale must be positive and finite, not {scale!r}")
     return float(scale)
-

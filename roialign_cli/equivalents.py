@@ -244,9 +244,11 @@ def roi_pool_call(conv: Convention, spec: CallSpec):
     ph, pw = spec.output_size
     scale = decimal(spec.spatial_scale)
     return {}, (
-        f"torchvision.ops.roi_pool(x, rois, output_size=({ph}, {pw}), spatial_scale={scale_expression(spec.spatial_scale)})"
+        f"torchvision.ops.roi_pool(x, rois, output_size=({ph}, {pw}), "
+        f"spatial_scale={scale_expression(spec.spatial_scale)})"
         f"  # = Caffe ROIPooling {{ pooled_h: {ph} pooled_w: {pw} spatial_scale: {scale} }}"
-        f' = onnx.helper.make_node("MaxRoiPool", ["X", "rois"], ["Y"], pooled_shape=[{ph}, {pw}], spatial_scale={scale})'
+        f' = onnx.helper.make_node("MaxRoiPool", ["X", "rois"], ["Y"], pooled_shape=[{ph}, {pw}], '
+        f"spatial_scale={scale})"
     )
 
 
@@ -275,7 +277,9 @@ def ps_roi_align_call(conv: Convention, spec: CallSpec):
 def psroi_pooling_layer(conv: Convention, spec: CallSpec):
     ph, pw = spec.output_size
     if ph != pw:
-        raise Unreachable(f"no PSROIPooling layer computes a {ph}x{pw} output (group_size is both its height and width)")
+        raise Unreachable(
+            f"no PSROIPooling layer computes a {ph}x{pw} output (group_size is both its height and width)"
+        )
     return {}, (
         f'layer {{ type: "PSROIPooling" bottom: "features" bottom: "rois" top: "pooled" psroi_pooling_param {{ '
         f"spatial_scale: {decimal(spec.spatial_scale)} output_dim: C/{ph * pw} group_size: {ph} }} }}"

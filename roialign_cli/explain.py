@@ -23,8 +23,8 @@ from .conventions import Convention, X, Y, differences, format_value
 from .diff_defaults import ATOL, RTOL
 from .equivalents import CallSpec, scale_expression
 from .geometry import axis_geometry, axis_scales, compute_dtype
-from .torch_calls import torch_layer
 from .presets import PRESETS, Preset, get
+from .torch_calls import torch_layer
 
 SCALES = tuple(1 / 2**k for k in range(7))  # 1 .. 1/64
 SAMPLING_RATIOS = (0, 1, 2, 3, 4)
@@ -340,15 +340,27 @@ def rank(scored: list[Scored]) -> list[Scored]:
         return ordered
     best = ordered[0].max_error
     tied = [s for s in ordered if s.max_error <= best + max(TIE, 0.01 * best)]
-    return sorted(tied, key=_prior) + ordered[len(tied):]
+    return sorted(tied, key=_prior) + ordered[len(tied) :]
 
 
 def _subset(count: int, limit: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, min(count, limit)).round().astype(int)) if count else np.arange(0)
 
 
-def explain(features, rois, reference, *, image_size=None, spatial_scale=None, assume=None, top=5,
-            paths=("FEATURES", "ROIS"), backend="auto", layout="nchw", progress=None) -> Explanation:
+def explain(
+    features,
+    rois,
+    reference,
+    *,
+    image_size=None,
+    spatial_scale=None,
+    assume=None,
+    top=5,
+    paths=("FEATURES", "ROIS"),
+    backend="auto",
+    layout="nchw",
+    progress=None,
+) -> Explanation:
     """Search, then check the best against the tolerance of `roialign diff`, and compare it with
     what the user assumed. `paths` name the files in the reproducing command; `backend` picks the
     engine as `roialign pool` does (the result's `engine` says which ran); `layout` 'nhwc' reads
@@ -495,7 +507,9 @@ class _Board:
     def beyond(self, bound: Scored) -> bool:
         if not _beyond(bound.max_error, self.errors[None], self.keep):
             return False
-        return all(_beyond(bound.max_error, self.errors[f], FRAMEWORK_NEAREST) for f in self._frameworks(bound.candidate))
+        return all(
+            _beyond(bound.max_error, self.errors[f], FRAMEWORK_NEAREST) for f in self._frameworks(bound.candidate)
+        )
 
 
 def _beyond(bound: float, errors: list[float], keep: int) -> bool:
@@ -574,7 +588,8 @@ def _affordable(pool: list[Candidate], subset: Problem, problem: Problem) -> tup
 
     engine = problem.backend
     problems = [
-        work_problem(*subset.call(c), share=EXPLAIN_SHARE, engine=engine) or work_problem(*problem.call(c), engine=engine)
+        work_problem(*subset.call(c), share=EXPLAIN_SHARE, engine=engine)
+        or work_problem(*problem.call(c), engine=engine)
         for c in pool
     ]
     kept = [c for c, problem in zip(pool, problems, strict=True) if problem is None]
@@ -680,7 +695,8 @@ def explain_assumption(assumed: Scored, best: Scored) -> list[str]:
         lines.append(f"the reference reads the boxes as {b.reading.name}; your setting reads them as {a.reading.name}")
     if b.reading.scaled and a.reading.scaled and not _same_scale(a.spatial_scale, b.spatial_scale):
         lines.append(
-            f"the reference uses spatial scale {scale_expression(b.spatial_scale)}; yours is {scale_expression(a.spatial_scale)}"
+            f"the reference uses spatial scale {scale_expression(b.spatial_scale)}; "
+            f"yours is {scale_expression(a.spatial_scale)}"
         )
     return lines
 
@@ -711,11 +727,16 @@ _WORDS = {
     "min_size": lambda v: "keeps sizes below one pixel" if v is None else f"makes every box at least {v:g} pixel",
     "clip_box": lambda v: "clips boxes to the map first" if v else "does not clip boxes",
     "clip_bins": lambda v: "clips bin edges to the map" if v else "does not clip bin edges",
-    "sample_step": lambda v: "places samples at p * bin + (bin / grid) * (i + 0.5) (OpenVINO's rounding)"
-    if v == "bin-over-grid"
-    else "places samples at p * bin + (i + 0.5) * bin / grid",
-    "pooling": lambda v: {"avg": "averages", "max": "takes the max of interpolated samples",
-                          "corner-max": "takes the max of single weighted corners (corner-max)"}[v],
+    "sample_step": lambda v: (
+        "places samples at p * bin + (bin / grid) * (i + 0.5) (OpenVINO's rounding)"
+        if v == "bin-over-grid"
+        else "places samples at p * bin + (i + 0.5) * bin / grid"
+    ),
+    "pooling": lambda v: {
+        "avg": "averages",
+        "max": "takes the max of interpolated samples",
+        "corner-max": "takes the max of single weighted corners (corner-max)",
+    }[v],
     "max_floor": lambda v: "starts its max at -inf" if v is None else f"starts its max at {v:g}",
     "border": lambda v: {
         "caffe2": "zeroes samples beyond [-1, size] and clamps the rest",
@@ -731,9 +752,11 @@ _WORDS = {
         "after-scale-exact": "rounds box edges after scaling, of the exact product (round(x * s))",
         "before-scale": "rounds box edges before scaling (round(x) * s)",
     }[v],
-    "channel_mapping": lambda v: "reads one input channel group per bin (position-sensitive)"
-    if v == "position-sensitive"
-    else "reads every channel in every bin",
+    "channel_mapping": lambda v: (
+        "reads one input channel group per bin (position-sensitive)"
+        if v == "position-sensitive"
+        else "reads every channel in every bin"
+    ),
     "empty_value": lambda v: f"gives {v:g} for a bin without samples",
 }
 

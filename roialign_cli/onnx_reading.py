@@ -133,7 +133,8 @@ CUSTOM_RULES = (
     CustomRule(
         op_kind="mmcv",
         runtimes={
-            "onnxruntime": "with mmcv's custom-op library (open-mmlab/mmcv mmcv/ops/csrc/onnxruntime/cpu/roi_align.cpp)",
+            "onnxruntime": "with mmcv's custom-op library "
+            "(open-mmlab/mmcv mmcv/ops/csrc/onnxruntime/cpu/roi_align.cpp)",
             "tensorrt": "with mmdeploy's MMCVRoiAlign plugin (open-mmlab/mmdeploy "
             "csrc/mmdeploy/backend_ops/tensorrt/roi_align/trt_roi_align.cpp)",
         },

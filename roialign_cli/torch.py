@@ -103,8 +103,9 @@ class _RoIAlign(torch.autograd.Function):
         (features,) = ctx.saved_tensors
         host_rois, shape, output_size, spatial_scale, convention, deterministic = ctx.setup
         with _engine_view(grad_output) as (view, backend):
+            held = None if features is None else view(features)
             grad, _ = api.pool_backward(view(grad_output), host_rois, shape, output_size, spatial_scale, convention,
-                                        backend, deterministic, None if features is None else view(features))  # fmt: skip
+                                        backend, deterministic, held)  # fmt: skip
             grad_features = _tensor(grad)
         return grad_features, None, None, None, None, None
 

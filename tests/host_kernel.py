@@ -4,8 +4,8 @@
     build_host_backward() -> pool_backward(grad_output, rois, features_shape, output_size, spatial_scale,
                                            convention, deterministic, features) -> np.ndarray
 
-`kernels/roi_align.cu` and `roi_align_backward.cu` themselves are compiled by g++ with the shim in tests/host_shim/ (grid and
-block indices become loops) and launched through ctypes by the CUDA engine's own launch code
+`kernels/roi_align.cu` and `roi_align_backward.cu` themselves are compiled by g++ with the shim in tests/host_shim/
+(grid and block indices become loops) and launched through ctypes by the CUDA engine's own launch code
 (`cuda_engine.launch` and `launch_backward`, with NumPy in place of CuPy). The library is built once per process in a
 temporary folder. Returns None where g++ is missing; a failed build raises.
 """

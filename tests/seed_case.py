@@ -23,5 +23,6 @@ def hand_converted(detections: np.ndarray) -> np.ndarray:
     rows = detections.reshape(-1, 7).astype(np.float64)
     rows = rows[rows[:, 0] != -1]
     width, height = SEED_IMAGE
-    return np.stack([rows[:, 0], rows[:, 3] * width, rows[:, 4] * height, rows[:, 5] * width,
-                     rows[:, 6] * height], axis=1)
+    return np.stack(
+        [rows[:, 0], rows[:, 3] * width, rows[:, 4] * height, rows[:, 5] * width, rows[:, 6] * height], axis=1
+    )

@@ -35,7 +35,11 @@ EXPLICIT = {
     "tf-fill-value": Convention(**_TF, fill_value=-2.5),
     "tf-max": Convention(**_TF, pooling="max", fill_value=0.75),
     "caffe-ssd-roialign": Convention(
-        coordinates="relative-feature", clip_box=True, end_plus_one="size", min_size=1.0, sampling_ratio=1,
+        coordinates="relative-feature",
+        clip_box=True,
+        end_plus_one="size",
+        min_size=1.0,
+        sampling_ratio=1,
         border="caffe-ssd",
     ),
     "caffe-roialignment": Convention(end_plus_one="size", clip_bins=True, sampling_ratio=1, border="clamp"),
@@ -83,7 +87,10 @@ TOLERANCE = {"float16": 2e-3, "float32": 1e-5, "float64": 1e-11}
 def assert_matches(actual, expected, dtype) -> None:
     tolerance = TOLERANCE[str(np.dtype(dtype))]
     np.testing.assert_allclose(
-        np.asarray(actual, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=tolerance, atol=tolerance,
+        np.asarray(actual, dtype=np.float64),
+        np.asarray(expected, dtype=np.float64),
+        rtol=tolerance,
+        atol=tolerance,
         equal_nan=True,
     )
 

@@ -37,8 +37,9 @@ def test_preset_and_explicit_switches_agree(case):
     features, rois = case
     by_preset = roi_align(features, rois, (2, 3), 0.5, preset="detectron2", backend="numpy")
     by_flags = roi_align(features, rois, (2, 3), 0.5, aligned=True, backend="numpy")
-    by_convention = roi_align(features, rois, (2, 3), 0.5, preset=Convention(sample_offset=0.5, min_size=None),
-                              backend="numpy")
+    by_convention = roi_align(
+        features, rois, (2, 3), 0.5, preset=Convention(sample_offset=0.5, min_size=None), backend="numpy"
+    )
     np.testing.assert_array_equal(by_preset, by_flags)
     np.testing.assert_array_equal(by_preset, by_convention)
     assert not np.allclose(by_preset, roi_align(features, rois, (2, 3), 0.5, backend="numpy"))

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from switch_cases import OUTPUT_SIZES, all_conventions, assert_matches, random_case
 
 from roialign_cli.conventions import Convention
 from roialign_cli.engines import numpy_engine, reference_engine
 from roialign_cli.presets import resolve
+from switch_cases import OUTPUT_SIZES, all_conventions, assert_matches, random_case
 
 CONVENTIONS = all_conventions()
 FIXTURES = np.load(Path(__file__).parent / "fixtures" / "torchvision_grad.npz", allow_pickle=False)

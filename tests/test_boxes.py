@@ -32,13 +32,25 @@ def test_seed_rois_make_torchvision_reproduce_the_intended_pooling(rng):
     detections = seed_detections(rng)
     rois = boxes.convert(detections, "ssd", "rois5", frame=Frame(image_size=SEED_IMAGE), dtype="float32").output
     expected = api.roi_align(features, rois, (7, 7), 1 / SEED_STRIDE, backend="numpy")
-    pooled = torchvision.ops.roi_align(torch.from_numpy(features), torch.from_numpy(rois), (7, 7),
-                                       spatial_scale=1 / SEED_STRIDE, sampling_ratio=-1, aligned=False).numpy()
+    pooled = torchvision.ops.roi_align(
+        torch.from_numpy(features),
+        torch.from_numpy(rois),
+        (7, 7),
+        spatial_scale=1 / SEED_STRIDE,
+        sampling_ratio=-1,
+        aligned=False,
+    ).numpy()
     np.testing.assert_allclose(pooled, expected, rtol=1e-5, atol=1e-6)
     # The user's first attempt, relative boxes straight into torchvision, pools something else.
     relative = boxes.parse_rois(detections).rois.astype(np.float32)
-    wrong = torchvision.ops.roi_align(torch.from_numpy(features), torch.from_numpy(relative), (7, 7),
-                                      spatial_scale=1 / SEED_STRIDE, sampling_ratio=-1, aligned=False).numpy()
+    wrong = torchvision.ops.roi_align(
+        torch.from_numpy(features),
+        torch.from_numpy(relative),
+        (7, 7),
+        spatial_scale=1 / SEED_STRIDE,
+        sampling_ratio=-1,
+        aligned=False,
+    ).numpy()
     assert not np.allclose(wrong, expected, atol=1e-3)
 
 
@@ -56,12 +68,15 @@ def test_empty_ssd_output_is_one_padding_row_as_detection_output_writes():
 # ---------------------------------------------------------------- layouts and spaces, by known values
 
 
-@pytest.mark.parametrize("fmt, row, xyxy", [
-    ("xyxy", [10, 20, 40, 60], [10, 20, 40, 60]),
-    ("xywh", [10, 20, 30, 40], [10, 20, 40, 60]),
-    ("cxcywh", [25, 40, 30, 40], [10, 20, 40, 60]),
-    ("yxyx", [20, 10, 60, 40], [10, 20, 40, 60]),
-])
+@pytest.mark.parametrize(
+    "fmt, row, xyxy",
+    [
+        ("xyxy", [10, 20, 40, 60], [10, 20, 40, 60]),
+        ("xywh", [10, 20, 30, 40], [10, 20, 40, 60]),
+        ("cxcywh", [25, 40, 30, 40], [10, 20, 40, 60]),
+        ("yxyx", [20, 10, 60, 40], [10, 20, 40, 60]),
+    ],
+)
 def test_four_column_layouts(fmt, row, xyxy):
     read = boxes.read(fmt, np.array([row], np.float32))
     assert read.boxes.xyxy.tolist() == [xyxy]
@@ -86,26 +101,32 @@ def test_per_image_groups_boxes_by_image_in_batch_order():
     assert back.xyxy.tolist() == [[4, 5, 6, 7], [0, 1, 2, 3], [8, 9, 10, 11]]
 
 
-@pytest.mark.parametrize("source, xyxy, target, expected", [
-    ("relative", [0.5, 0.25, 1, 1], "absolute", [288, 48, 576, 192]),
-    ("tf", [0, 0, 1, 1], "absolute", [0, 0, 575, 191]),
-    ("absolute", [8, 16, 80, 160], "feature", [1, 2, 10, 20]),
-    ("relative", [0.5, 0.5, 1, 1], "feature", [36, 12, 72, 24]),
-    ("absolute", [0, 0, 575, 191], "tf", [0, 0, 1, 1]),
-    ("feature", [36, 12, 72, 24], "relative", [0.5, 0.5, 1, 1]),
-])
+@pytest.mark.parametrize(
+    "source, xyxy, target, expected",
+    [
+        ("relative", [0.5, 0.25, 1, 1], "absolute", [288, 48, 576, 192]),
+        ("tf", [0, 0, 1, 1], "absolute", [0, 0, 575, 191]),
+        ("absolute", [8, 16, 80, 160], "feature", [1, 2, 10, 20]),
+        ("relative", [0.5, 0.5, 1, 1], "feature", [36, 12, 72, 24]),
+        ("absolute", [0, 0, 575, 191], "tf", [0, 0, 1, 1]),
+        ("feature", [36, 12, 72, 24], "relative", [0.5, 0.5, 1, 1]),
+    ],
+)
 def test_spaces_by_known_values(source, xyxy, target, expected):
     frame = Frame(image_size=SEED_IMAGE, spatial_scale=1 / SEED_STRIDE)
     assert convert(np.array([xyxy], float), source, target, frame).tolist() == [expected]
 
 
-@pytest.mark.parametrize("source, target, frame, message", [
-    ("relative", "absolute", Frame(), "--image-size"),
-    ("absolute", "tf", Frame(spatial_scale=0.5), "--image-size"),
-    ("absolute", "feature", Frame(image_size=(4, 4)), "--spatial-scale"),
-    ("tf", "absolute", Frame(image_size=(1, 4)), "at least 2 pixels"),
-    ("absolute", "nowhere", Frame(), "unknown coordinate space"),
-])
+@pytest.mark.parametrize(
+    "source, target, frame, message",
+    [
+        ("relative", "absolute", Frame(), "--image-size"),
+        ("absolute", "tf", Frame(spatial_scale=0.5), "--image-size"),
+        ("absolute", "feature", Frame(image_size=(4, 4)), "--spatial-scale"),
+        ("tf", "absolute", Frame(image_size=(1, 4)), "at least 2 pixels"),
+        ("absolute", "nowhere", Frame(), "unknown coordinate space"),
+    ],
+)
 def test_conversions_say_what_they_miss(source, target, frame, message):
     with pytest.raises(InputError, match=message):
         convert(np.zeros((1, 4)), source, target, frame)
@@ -114,16 +135,19 @@ def test_conversions_say_what_they_miss(source, target, frame, message):
 # ---------------------------------------------------------------- bad input
 
 
-@pytest.mark.parametrize("fmt, array, message", [
-    ("rois5", np.zeros((3, 6)), r"shape \[3, 6\].*rois5 format expects \[K,5\]"),
-    ("xyxy", np.zeros((3, 5)), r"fits rois5"),
-    ("ssd", np.zeros((2, 1, 3, 7)), r"\[K,7\] or \[1,1,K,7\]"),
-    ("rois5", np.array([[0, 1, np.nan, 3, 4]]), "NaN or infinite"),
-    ("xywh", np.array([[1, np.inf, 3, 4]]), "NaN or infinite"),
-    ("ssd", np.array([[0, 0.5, 0.9, 0.1, 0.1, 0.2, 0.2]]), "non-integer label"),
-    ("rois5", np.array([["a"] * 5]), "numeric"),
-    ("squares", np.zeros((1, 4)), "unknown box format 'squares'"),
-])
+@pytest.mark.parametrize(
+    "fmt, array, message",
+    [
+        ("rois5", np.zeros((3, 6)), r"shape \[3, 6\].*rois5 format expects \[K,5\]"),
+        ("xyxy", np.zeros((3, 5)), r"fits rois5"),
+        ("ssd", np.zeros((2, 1, 3, 7)), r"\[K,7\] or \[1,1,K,7\]"),
+        ("rois5", np.array([[0, 1, np.nan, 3, 4]]), "NaN or infinite"),
+        ("xywh", np.array([[1, np.inf, 3, 4]]), "NaN or infinite"),
+        ("ssd", np.array([[0, 0.5, 0.9, 0.1, 0.1, 0.2, 0.2]]), "non-integer label"),
+        ("rois5", np.array([["a"] * 5]), "numeric"),
+        ("squares", np.zeros((1, 4)), "unknown box format 'squares'"),
+    ],
+)
 def test_bad_arrays_are_refused(fmt, array, message):
     with pytest.raises(InputError, match=message):
         boxes.read(fmt, array)
@@ -159,8 +183,10 @@ def test_integer_batch_formats_refuse_fractional_batch_indices():
 
 
 def test_filters_count_what_they_drop():
-    rows = np.array([[0, 1, 0.9, 0, 0, 1, 1], [0, 2, 0.9, 0, 0, 1, 1], [0, 1, 0.2, 0, 0, 1, 1],
-                     [0, 3, 0.1, 0, 0, 1, 1], [-1] * 7], np.float32)
+    rows = np.array(
+        [[0, 1, 0.9, 0, 0, 1, 1], [0, 2, 0.9, 0, 0, 1, 1], [0, 1, 0.2, 0, 0, 1, 1], [0, 3, 0.1, 0, 0, 1, 1], [-1] * 7],
+        np.float32,
+    )
     conversion = boxes.convert(rows, "ssd", "ssd", labels=[1, 3], min_score=0.5)
     assert conversion.dropped == {"padding": 1, "labels": 1, "min_score": 2}
     assert conversion.result.labels.tolist() == [1]
@@ -179,8 +205,7 @@ def warnings_for(rows, fmt="rois5", **options) -> str:
 
 def test_warnings_for_suspicious_data():
     assert "look like relative" in warnings_for([[0, 0.1, 0.2, 0.5, 0.6]])
-    assert "look like pixels" in warnings_for([[0, 0, 0, 30, 40, 50, 60]], "ssd",
-                                              frame=Frame(image_size=(64, 64)))
+    assert "look like pixels" in warnings_for([[0, 0, 0, 30, 40, 50, 60]], "ssd", frame=Frame(image_size=(64, 64)))
     assert "x2 < x1" in warnings_for([[0, 10, 10, 5, 20]])
     assert "non-integer batch index" in warnings_for([[0.5, 10, 10, 20, 20]])
     assert "outside the 64x64 image" in warnings_for([[0, 10, 10, 80, 20]], frame=Frame(image_size=(64, 64)))
@@ -197,12 +222,15 @@ def test_ssd_output_without_labels_says_what_it_fills_in():
 # ---------------------------------------------------------------- what `roialign pool` reads
 
 
-@pytest.mark.parametrize("array, layout, dropped", [
-    (np.array([[0, 1, 2, 3, 4]], np.float32), "rois", 0),
-    (np.array([[1, 2, 3, 4]]), "boxes", 0),
-    (np.array([[[[0, 1, 0.5, 1, 2, 3, 4], [-1] * 7]]]), "ssd", 1),
-    (np.zeros(0), "rois", 0),
-])
+@pytest.mark.parametrize(
+    "array, layout, dropped",
+    [
+        (np.array([[0, 1, 2, 3, 4]], np.float32), "rois", 0),
+        (np.array([[1, 2, 3, 4]]), "boxes", 0),
+        (np.array([[[[0, 1, 0.5, 1, 2, 3, 4], [-1] * 7]]]), "ssd", 1),
+        (np.zeros(0), "rois", 0),
+    ],
+)
 def test_parse_rois_reads_what_pool_accepts(array, layout, dropped):
     parsed = boxes.parse_rois(array)
     assert parsed.layout.startswith(layout) and parsed.dropped == dropped
@@ -253,6 +281,8 @@ def test_api_pool_takes_parsed_boxes_or_a_rois_array_alike(rng):
 def test_relative_warning_is_one_sentence_for_every_caller():
     relative = boxes.Boxes(np.zeros(1), np.array([[0.1, 0.2, 0.5, 0.6]]), "absolute")
     text = boxes.relative_warning(relative, "absolute pixels", "; do something")
-    assert text == ("every coordinate lies in [0, 1]: these look like relative boxes, but they are read as "
-                    "absolute pixels; do something")
+    assert text == (
+        "every coordinate lies in [0, 1]: these look like relative boxes, but they are read as "
+        "absolute pixels; do something"
+    )
     assert boxes.relative_warning(replace(relative, xyxy=relative.xyxy * 10), "absolute pixels", "") is None

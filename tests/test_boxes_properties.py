@@ -52,8 +52,11 @@ def assert_close_boxes(actual: boxes.Boxes, expected: boxes.Boxes) -> None:
 
 
 @PROPERTY_SETTINGS
-@given(original=some_boxes(sorted_batches=True), first=st.sampled_from(list(FORMATS)),
-       second=st.sampled_from(list(FORMATS)))
+@given(
+    original=some_boxes(sorted_batches=True),
+    first=st.sampled_from(list(FORMATS)),
+    second=st.sampled_from(list(FORMATS)),
+)
 def test_every_pair_of_formats_round_trips(original, first, second):
     start = through(original, first)
     back = through(through(start, second), first)

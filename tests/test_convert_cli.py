@@ -46,16 +46,36 @@ def test_archives_pass_through_pipes(seed_files, shell):
 
 def test_preview_shows_first_and_last_boxes_and_counts(seed_files, cli):
     tmp_path, detections, _ = seed_files
-    result = cli("convert", "boxes", tmp_path / "det.npy", "--from", "ssd", "--to", "rois5",
-                 "--image-size", "576x192", "--stride", "8", "--to-space", "feature", "--labels", "1,2",
-                 "--min-score", "0.4", "-o", tmp_path / "rois.npy")
+    result = cli(
+        "convert",
+        "boxes",
+        tmp_path / "det.npy",
+        "--from",
+        "ssd",
+        "--to",
+        "rois5",
+        "--image-size",
+        "576x192",
+        "--stride",
+        "8",
+        "--to-space",
+        "feature",
+        "--labels",
+        "1,2",
+        "--min-score",
+        "0.4",
+        "-o",
+        tmp_path / "rois.npy",
+    )
     assert result.exit_code == 0, result.stderr
     labels, scores = detections[0, 0, :16, 1], detections[0, 0, :16, 2]
     by_label = int((~np.isin(labels, [1, 2])).sum())
     by_score = int((np.isin(labels, [1, 2]) & (scores < 0.4)).sum())
     kept = 16 - by_label - by_score
-    assert f"kept {kept} boxes; dropped 2 padding rows, {by_label} not in --labels, {by_score} below --min-score" \
+    assert (
+        f"kept {kept} boxes; dropped 2 padding rows, {by_label} not in --labels, {by_score} below --min-score"
         in result.stderr
+    )
     assert "ssd (relative) -> rois5 (feature)" in result.stderr
     assert result.stderr.count("\n   ...") <= 1 and "out" in result.stderr
     assert np.load(tmp_path / "rois.npy").shape == (kept, 5)
@@ -64,12 +84,28 @@ def test_preview_shows_first_and_last_boxes_and_counts(seed_files, cli):
 
 def test_json_summary(seed_files, cli):
     tmp_path, _, _ = seed_files
-    result = cli("convert", "boxes", tmp_path / "det.npy", "--from", "ssd", "--to", "onnx", "--image-size",
-                 "576x192", "--dtype", "float32", "-o", tmp_path / "rois.npz", "--json")
+    result = cli(
+        "convert",
+        "boxes",
+        tmp_path / "det.npy",
+        "--from",
+        "ssd",
+        "--to",
+        "onnx",
+        "--image-size",
+        "576x192",
+        "--dtype",
+        "float32",
+        "-o",
+        tmp_path / "rois.npz",
+        "--json",
+    )
     summary = json.loads(result.stdout)
     assert summary["boxes"] == {"kept": 16, "dropped": {"padding": 2, "labels": 0, "min_score": 0}}
-    assert summary["output"]["arrays"] == {"rois": {"shape": [16, 4], "dtype": "float32"},
-                                           "batch_indices": {"shape": [16], "dtype": "int64"}}
+    assert summary["output"]["arrays"] == {
+        "rois": {"shape": [16, 4], "dtype": "float32"},
+        "batch_indices": {"shape": [16], "dtype": "int64"},
+    }
     assert summary["input"]["space"] == "relative" and summary["output"]["space"] == "absolute"
     with np.load(tmp_path / "rois.npz") as archive:
         assert sorted(archive.files) == ["batch_indices", "rois"]
@@ -78,18 +114,41 @@ def test_json_summary(seed_files, cli):
 def test_batch_file_and_batch_out(tmp_path, cli):
     np.save(tmp_path / "boxes.npy", np.array([[1.0, 2, 3, 4], [5, 6, 7, 8]]))
     np.save(tmp_path / "batch.npy", np.array([1, 0]))
-    result = cli("convert", "boxes", tmp_path / "boxes.npy", "--from", "xyxy", "--to", "rois5",
-                 "--batch-file", tmp_path / "batch.npy", "-o", tmp_path / "rois.npy")
+    result = cli(
+        "convert",
+        "boxes",
+        tmp_path / "boxes.npy",
+        "--from",
+        "xyxy",
+        "--to",
+        "rois5",
+        "--batch-file",
+        tmp_path / "batch.npy",
+        "-o",
+        tmp_path / "rois.npy",
+    )
     assert result.exit_code == 0, result.stderr
     assert np.load(tmp_path / "rois.npy")[:, 0].tolist() == [1, 0]
-    result = cli("convert", "boxes", tmp_path / "rois.npy", "--from", "rois5", "--to", "yxyx",
-                 "-o", tmp_path / "yxyx.npy", "--batch-out", tmp_path / "b.npy")
+    result = cli(
+        "convert",
+        "boxes",
+        tmp_path / "rois.npy",
+        "--from",
+        "rois5",
+        "--to",
+        "yxyx",
+        "-o",
+        tmp_path / "yxyx.npy",
+        "--batch-out",
+        tmp_path / "b.npy",
+    )
     assert result.exit_code == 0, result.stderr
     assert np.load(tmp_path / "yxyx.npy").tolist() == [[2, 1, 4, 3], [6, 5, 8, 7]]
     assert np.load(tmp_path / "b.npy").tolist() == [1, 0] and np.load(tmp_path / "b.npy").dtype == np.int64
     # Without --batch-out the batch indices would be lost: refused.
-    result = cli("convert", "boxes", tmp_path / "rois.npy", "--from", "rois5", "--to", "xyxy",
-                 "-o", tmp_path / "lost.npy")
+    result = cli(
+        "convert", "boxes", tmp_path / "rois.npy", "--from", "rois5", "--to", "xyxy", "-o", tmp_path / "lost.npy"
+    )
     assert result.exit_code == 2 and "--batch-out" in result.stderr
     assert not (tmp_path / "lost.npy").exists()
 
@@ -99,24 +158,38 @@ def test_stdin_and_stdout(tmp_path, cli):
 
     buffer = io.BytesIO()
     np.save(buffer, np.array([[0.5, 0.5, 1.0, 1.0]]))
-    result = cli("convert", "boxes", "-", "--from", "xyxy", "--from-space", "relative", "--to", "rois5",
-                 "--image-size", "576x192", "-o", "-", input=buffer.getvalue())
+    result = cli(
+        "convert",
+        "boxes",
+        "-",
+        "--from",
+        "xyxy",
+        "--from-space",
+        "relative",
+        "--to",
+        "rois5",
+        "--image-size",
+        "576x192",
+        "-o",
+        "-",
+        input=buffer.getvalue(),
+    )
     assert result.exit_code == 0, result.stderr
     assert np.load(io.BytesIO(result.stdout_bytes)).tolist() == [[0, 288, 96, 576, 192]]
 
 
 def test_warns_about_relative_looking_boxes_read_as_pixels(tmp_path, cli):
     np.save(tmp_path / "rois.npy", np.array([[0, 0.1, 0.2, 0.5, 0.6]]))
-    result = cli("convert", "boxes", tmp_path / "rois.npy", "--from", "rois5", "--to", "onnx",
-                 "-o", tmp_path / "r.npz")
+    result = cli("convert", "boxes", tmp_path / "rois.npy", "--from", "rois5", "--to", "onnx", "-o", tmp_path / "r.npz")
     assert result.exit_code == 0
     assert "warning: every coordinate lies in [0, 1]" in result.stderr
 
 
 def test_never_overwrites_its_input(tmp_path, cli):
     np.save(tmp_path / "rois.npy", np.array([[0, 1.0, 2, 3, 4]]))
-    result = cli("convert", "boxes", tmp_path / "rois.npy", "--from", "rois5", "--to", "xyxy",
-                 "-o", tmp_path / "rois.npy")
+    result = cli(
+        "convert", "boxes", tmp_path / "rois.npy", "--from", "rois5", "--to", "xyxy", "-o", tmp_path / "rois.npy"
+    )
     assert result.exit_code == 2 and "also an input" in result.stderr
 
 
@@ -130,25 +203,28 @@ def bad_inputs(tmp_path):
     return tmp_path
 
 
-@pytest.mark.parametrize("args, message", [
-    (["six.npy", "--from", "rois5", "--to", "xyxy"], "shape [3, 6]"),
-    (["six.npy", "--from", "ssd", "--to", "rois5"], "shape [3, 6]"),
-    (["nan.npy", "--from", "ssd", "--to", "rois5", "--image-size", "10x10"], "NaN"),
-    (["det.npy", "--from", "detections", "--to", "rois5"], "unknown box format 'detections'"),
-    (["det.npy", "--from", "ssd", "--to", "boxes"], "unknown box format 'boxes'"),
-    (["det.npy", "--from", "ssd", "--to", "rois5"], "--image-size"),
-    (["det.npy", "--from", "ssd", "--to", "rois5", "--image-size", "10x"], "image size"),
-    (["det.npy", "--from", "ssd", "--to", "rois5", "--from-space", "pixels"], "unknown coordinate space"),
-    (["det.npy", "--from", "ssd", "--to", "rois5", "--to-space", "feature", "--image-size", "8x8"], "--stride"),
-    (["det.npy", "--from", "ssd", "--to", "rois5", "--stride", "0"], "--stride"),
-    (["det.npy", "--from", "ssd", "--to", "rois5", "--stride", "8", "--spatial-scale", "1/8"], "not both"),
-    (["det.npy", "--from", "ssd", "--to", "rois5", "--batch-index", "1"], "own batch indices"),
-    (["det.npy", "--from", "ssd", "--to", "rois5", "--labels", "one"], "--labels"),
-    (["det.npy", "--from", "ssd", "--to", "onnx", "--batch-out", "b.npy"], "--batch-out"),
-    (["text.npz", "--from", "onnx", "--to", "rois5"], "text.npz"),
-    (["det.npy", "--from", "onnx", "--to", "rois5"], "not an .npz archive"),
-    (["missing.npy", "--from", "rois5", "--to", "xyxy"], "no such file"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["six.npy", "--from", "rois5", "--to", "xyxy"], "shape [3, 6]"),
+        (["six.npy", "--from", "ssd", "--to", "rois5"], "shape [3, 6]"),
+        (["nan.npy", "--from", "ssd", "--to", "rois5", "--image-size", "10x10"], "NaN"),
+        (["det.npy", "--from", "detections", "--to", "rois5"], "unknown box format 'detections'"),
+        (["det.npy", "--from", "ssd", "--to", "boxes"], "unknown box format 'boxes'"),
+        (["det.npy", "--from", "ssd", "--to", "rois5"], "--image-size"),
+        (["det.npy", "--from", "ssd", "--to", "rois5", "--image-size", "10x"], "image size"),
+        (["det.npy", "--from", "ssd", "--to", "rois5", "--from-space", "pixels"], "unknown coordinate space"),
+        (["det.npy", "--from", "ssd", "--to", "rois5", "--to-space", "feature", "--image-size", "8x8"], "--stride"),
+        (["det.npy", "--from", "ssd", "--to", "rois5", "--stride", "0"], "--stride"),
+        (["det.npy", "--from", "ssd", "--to", "rois5", "--stride", "8", "--spatial-scale", "1/8"], "not both"),
+        (["det.npy", "--from", "ssd", "--to", "rois5", "--batch-index", "1"], "own batch indices"),
+        (["det.npy", "--from", "ssd", "--to", "rois5", "--labels", "one"], "--labels"),
+        (["det.npy", "--from", "ssd", "--to", "onnx", "--batch-out", "b.npy"], "--batch-out"),
+        (["text.npz", "--from", "onnx", "--to", "rois5"], "text.npz"),
+        (["det.npy", "--from", "onnx", "--to", "rois5"], "not an .npz archive"),
+        (["missing.npy", "--from", "rois5", "--to", "xyxy"], "no such file"),
+    ],
+)
 def test_bad_input_gets_one_line_and_exit_2(bad_inputs, cli, args, message, monkeypatch):
     monkeypatch.chdir(bad_inputs)
     result = cli("convert", "boxes", *args, "-o", "out.npy")
@@ -164,9 +240,11 @@ def test_help_lists_formats_and_spaces_without_importing_numpy():
 
     from helpers import subprocess_env
 
-    script = ("import sys\nfrom click.testing import CliRunner\nfrom roialign_cli.cli import main\n"
-              "out = CliRunner().invoke(main, ['convert', 'boxes', '--help']).output\n"
-              "assert 'numpy' not in sys.modules, 'numpy imported'\nprint(out)")
+    script = (
+        "import sys\nfrom click.testing import CliRunner\nfrom roialign_cli.cli import main\n"
+        "out = CliRunner().invoke(main, ['convert', 'boxes', '--help']).output\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported'\nprint(out)"
+    )
     result = subprocess.run([sys.executable, "-c", script], env=subprocess_env(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     for name in ("rois5", "cxcywh", "ssd", "onnx", "per-image", "relative", "feature", "tf"):

@@ -1,5 +1,5 @@
-"""Every kernel file (with the files it builds on) compiles with NVRTC for compute_70, compute_80 and compute_90, every dtype
-instantiated, with the engine's own options. No GPU needed: NVRTC runs on the CPU.
+"""Every kernel file (with the files it builds on) compiles with NVRTC for compute_70, compute_80 and compute_90,
+every dtype instantiated, with the engine's own options. No GPU needed: NVRTC runs on the CPU.
 
 Two NVRTCs are tried: the one CuPy loads (what `cupy.RawModule` runs here), and the CUDA 12
 NVRTC of the pip wheels pyproject.toml names (what a plain `pip install` gets). An architecture

@@ -218,7 +218,10 @@ def test_fortran_ordered_memory_maps_give_the_same_report(tmp_path, rng):
         got = compare(mapped, b, top=5, chunk_elements=chunk)
         assert (got.within_tolerance, got.max_abs_error) == (expected.within_tolerance, expected.max_abs_error)
         assert (got.worst_axis0, got.worst_axis1, got.worst_elements) == (
-            expected.worst_axis0, expected.worst_axis1, expected.worst_elements)
+            expected.worst_axis0,
+            expected.worst_axis1,
+            expected.worst_elements,
+        )
         assert got.rmse == pytest.approx(expected.rmse, rel=1e-12)
 
 
@@ -302,10 +305,31 @@ def test_cli_quiet_prints_nothing(cli, files):
 
 
 JSON_FIELDS = {
-    "verdict", "a", "b", "atol", "rtol", "top", "axes", "notes", "size", "within_tolerance", "mismatches",
-    "within_tolerance_fraction", "finite_pairs", "max_abs_error", "mean_abs_error", "rmse", "max_rel_error",
-    "cosine_similarity", "nonfinite_mismatches", "nan_only_in_a", "nan_only_in_b", "one_sided_nans",
-    "worst_axis0", "worst_axis1", "worst_elements",
+    "verdict",
+    "a",
+    "b",
+    "atol",
+    "rtol",
+    "top",
+    "axes",
+    "notes",
+    "size",
+    "within_tolerance",
+    "mismatches",
+    "within_tolerance_fraction",
+    "finite_pairs",
+    "max_abs_error",
+    "mean_abs_error",
+    "rmse",
+    "max_rel_error",
+    "cosine_similarity",
+    "nonfinite_mismatches",
+    "nan_only_in_a",
+    "nan_only_in_b",
+    "one_sided_nans",
+    "worst_axis0",
+    "worst_axis1",
+    "worst_elements",
 }
 SIDE_FIELDS = {"source", "shape", "stored_shape", "dtype", "nan", "posinf", "neginf"}
 

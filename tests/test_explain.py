@@ -96,8 +96,18 @@ def files(tmp_path, scene):
 
 
 def test_cli_match_exits_0_and_prints_the_command(cli, files):
-    result = cli("explain", files / "feat.npy", files / "rois.npy", files / "ref.npy", "--image-size", "160x128",
-                 "--spatial-scale", "1/8", "--assume", "torchvision")
+    result = cli(
+        "explain",
+        files / "feat.npy",
+        files / "rois.npy",
+        files / "ref.npy",
+        "--image-size",
+        "160x128",
+        "--spatial-scale",
+        "1/8",
+        "--assume",
+        "torchvision",
+    )
     assert result.exit_code == 0, result.stderr
     assert "--preset caffe-ssd-roialign" in result.stdout
     for framework in ("torchvision", "ONNX", "TensorRT", "OpenVINO"):
@@ -106,8 +116,17 @@ def test_cli_match_exits_0_and_prints_the_command(cli, files):
 
 
 def test_cli_the_printed_command_reproduces_the_reference(cli, files, shell):
-    result = cli("explain", files / "feat.npy", files / "rois.npy", files / "ref.npy", "--image-size", "160x128",
-                 "--spatial-scale", "1/8", "--json")
+    result = cli(
+        "explain",
+        files / "feat.npy",
+        files / "rois.npy",
+        files / "ref.npy",
+        "--image-size",
+        "160x128",
+        "--spatial-scale",
+        "1/8",
+        "--json",
+    )
     command = json.loads(result.stdout)["command"].replace("roialign pool", "$ROIALIGN pool")
     command = command.replace(str(files) + "/", "")
     shell(f"{command} --backend numpy -o again.npy && $ROIALIGN diff again.npy ref.npy --quiet", check=True)
@@ -116,8 +135,9 @@ def test_cli_the_printed_command_reproduces_the_reference(cli, files, shell):
 def test_cli_no_match_exits_1_and_shows_the_closest(cli, files, scene):
     features, _ = scene
     np.save(files / "noise.npy", np.random.default_rng(3).standard_normal((10, 6, 5, 4)))
-    result = cli("explain", files / "feat.npy", files / "rois.npy", files / "noise.npy", "--spatial-scale", "1/8",
-                 "--json")
+    result = cli(
+        "explain", files / "feat.npy", files / "rois.npy", files / "noise.npy", "--spatial-scale", "1/8", "--json"
+    )
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["matched"] is False and report["best"]["max_error"] > 0.1

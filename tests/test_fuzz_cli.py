@@ -13,11 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from hostile_files import listing, make_corpus
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
+from hostile_files import listing, make_corpus
 from roialign_cli.box_formats import FORMATS, SPACES
 from roialign_cli.cli import main
 from roialign_cli.conventions import BORDERS, COORDINATES, POOLINGS

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from hostile_files import listing, make_corpus
 
 USAGE = "roialign: error:"

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from helpers import subprocess_env
 from hostile_files import listing, make_corpus
 

@@ -12,7 +12,7 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
-import kernel_resources
+import kernel_resources  # noqa: E402 (after the sys.path entry above)
 
 LOG = """ptxas info    : Compiling entry function '_Z17roi_align_forwardIfEvPKT_' for 'sm_90'
 ptxas         .     0 bytes stack frame, 8 bytes spill stores, 4 bytes spill loads

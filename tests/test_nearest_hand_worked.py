@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from host_kernel import build_host_kernel
 
+from host_kernel import build_host_kernel
 from roialign_cli import roi_align
 from roialign_cli.engines import numpy_engine, reference_engine
 from roialign_cli.presets import resolve

@@ -23,7 +23,6 @@ pytest.importorskip("onnxruntime")
 
 import onnx_models as models
 from helpers import REPO
-
 from roialign_cli import api
 from roialign_cli.conventions import Convention
 from roialign_cli.onnx_model import find_nodes

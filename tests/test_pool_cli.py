@@ -22,8 +22,22 @@ def inputs(tmp_path, rng):
 
 def test_pool_writes_the_api_result(cli, inputs):
     tmp, features, rois = inputs
-    result = cli("pool", tmp / "feat.npy", tmp / "rois.npy", "--spatial-scale", "1/4", "--output-size", "3x5",
-                 "--sampling-ratio", "2", "--aligned", "--backend", "numpy", "-o", tmp / "out.npy")
+    result = cli(
+        "pool",
+        tmp / "feat.npy",
+        tmp / "rois.npy",
+        "--spatial-scale",
+        "1/4",
+        "--output-size",
+        "3x5",
+        "--sampling-ratio",
+        "2",
+        "--aligned",
+        "--backend",
+        "numpy",
+        "-o",
+        tmp / "out.npy",
+    )
     assert result.exit_code == 0, result.stderr
     expected = roi_align(features, rois, (3, 5), 0.25, 2, True, backend="numpy")
     np.testing.assert_array_equal(np.load(tmp / "out.npy"), expected)
@@ -32,8 +46,18 @@ def test_pool_writes_the_api_result(cli, inputs):
 
 def test_json_summary_is_machine_readable(cli, inputs):
     tmp, _, _ = inputs
-    result = cli("pool", tmp / "feat.npy", tmp / "rois.npy", "--backend", "numpy", "--preset", "detectron2",
-                 "-o", tmp / "out.npy", "--json")
+    result = cli(
+        "pool",
+        tmp / "feat.npy",
+        tmp / "rois.npy",
+        "--backend",
+        "numpy",
+        "--preset",
+        "detectron2",
+        "-o",
+        tmp / "out.npy",
+        "--json",
+    )
     summary = json.loads(result.stdout)
     assert summary["output"]["shape"] == [3, 3, 7, 7]
     assert summary["convention"]["sample_offset"] == 0.5 and summary["convention"]["min_size"] is None
@@ -45,8 +69,8 @@ def test_real_pipe_in_and_out(shell, inputs):
     tmp, features, rois = inputs
     result = shell(
         "cat rois.npy | $ROIALIGN pool feat.npy - --spatial-scale 0.25 --backend numpy -o - "
-        "| python3 -c 'import sys, numpy; a = numpy.load(__import__(\"io\").BytesIO(sys.stdin.buffer.read())); "
-        "numpy.save(\"piped.npy\", a)'",
+        '| python3 -c \'import sys, numpy; a = numpy.load(__import__("io").BytesIO(sys.stdin.buffer.read())); '
+        'numpy.save("piped.npy", a)\'',
         check=True,
     )
     expected = roi_align(features, rois, (7, 7), 0.25, backend="numpy")
@@ -65,8 +89,19 @@ def test_ssd_rows_with_padding_and_image_size(cli, tmp_path, rng):
     rows = np.array([[0, 1, 0.9, 0.1, 0.2, 0.5, 0.9], [0, 2, 0.8, 0.0, 0.0, 1.0, 1.0], [-1] * 7, [-1] * 7])
     np.save(tmp_path / "feat.npy", features)
     np.save(tmp_path / "det.npy", rows[None, None].astype(np.float32))
-    result = cli("pool", tmp_path / "feat.npy", tmp_path / "det.npy", "--image-size", "576x192",
-                 "--spatial-scale", "1/8", "--backend", "numpy", "-o", tmp_path / "out.npy")
+    result = cli(
+        "pool",
+        tmp_path / "feat.npy",
+        tmp_path / "det.npy",
+        "--image-size",
+        "576x192",
+        "--spatial-scale",
+        "1/8",
+        "--backend",
+        "numpy",
+        "-o",
+        tmp_path / "out.npy",
+    )
     assert result.exit_code == 0, result.stderr
     absolute = np.stack([rows[:2, 0], rows[:2, 3] * 576, rows[:2, 4] * 192, rows[:2, 5] * 576, rows[:2, 6] * 192], 1)
     expected = roi_align(features, absolute, (7, 7), 1 / 8, backend="numpy")
@@ -77,8 +112,17 @@ def test_ssd_rows_with_padding_and_image_size(cli, tmp_path, rng):
 def test_relative_boxes_read_as_absolute_get_a_warning(cli, tmp_path, rng):
     np.save(tmp_path / "feat.npy", rng.standard_normal((1, 2, 24, 72)).astype(np.float32))
     np.save(tmp_path / "rel.npy", np.array([[0, 0.1, 0.2, 0.5, 0.9]], dtype=np.float32))
-    result = cli("pool", tmp_path / "feat.npy", tmp_path / "rel.npy", "--spatial-scale", "1/8",
-                 "--backend", "numpy", "-o", tmp_path / "out.npy")
+    result = cli(
+        "pool",
+        tmp_path / "feat.npy",
+        tmp_path / "rel.npy",
+        "--spatial-scale",
+        "1/8",
+        "--backend",
+        "numpy",
+        "-o",
+        tmp_path / "out.npy",
+    )
     assert result.exit_code == 0
     assert "look like relative boxes" in result.stderr and "--image-size" in result.stderr
 
@@ -217,8 +261,19 @@ def test_switch_sets_any_convention_field(cli, inputs):
     tmp, features, _ = inputs
     relative = np.array([[0, 0.1, 0.2, 0.6, 0.9], [1, 0.0, 0.0, 1.0, 1.0]], dtype=np.float32)
     np.save(tmp / "rel.npy", relative)
-    result = cli("pool", tmp / "feat.npy", tmp / "rel.npy", "--switch", "coordinates=relative-feature",
-                 "--switch", "min_size=none", "--backend", "numpy", "-o", tmp / "out.npy")
+    result = cli(
+        "pool",
+        tmp / "feat.npy",
+        tmp / "rel.npy",
+        "--switch",
+        "coordinates=relative-feature",
+        "--switch",
+        "min_size=none",
+        "--backend",
+        "numpy",
+        "-o",
+        tmp / "out.npy",
+    )
     assert result.exit_code == 0, result.stderr
     absolute = relative * np.array([1, 12, 10, 12, 10], dtype=np.float32)  # x feature width 12, height 10
     expected = roi_align(features, absolute, (7, 7), 1.0, preset=Convention(min_size=None), backend="numpy")
@@ -227,11 +282,16 @@ def test_switch_sets_any_convention_field(cli, inputs):
 
 @pytest.mark.parametrize(
     "switch,words",
-    [("colour=red", "a switch is NAME=VALUE"), ("border=wavy", "border must be one of"),
-     ("sampling_ratio=two", "switch sampling_ratio cannot be 'two'"), ("clip_box=maybe", "switch clip_box")],
+    [
+        ("colour=red", "a switch is NAME=VALUE"),
+        ("border=wavy", "border must be one of"),
+        ("sampling_ratio=two", "switch sampling_ratio cannot be 'two'"),
+        ("clip_box=maybe", "switch clip_box"),
+    ],
 )
 def test_bad_switches_fail_in_one_line(cli, inputs, switch, words):
     tmp, _, _ = inputs
-    result = cli("pool", tmp / "feat.npy", tmp / "rois.npy", "--switch", switch, "--backend", "numpy",
-                 "-o", tmp / "out.npy")
+    result = cli(
+        "pool", tmp / "feat.npy", tmp / "rois.npy", "--switch", switch, "--backend", "numpy", "-o", tmp / "out.npy"
+    )
     _assert_one_line_error(result, words)

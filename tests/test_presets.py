@@ -17,8 +17,18 @@ from roialign_cli.equivalents import CallSpec
 from roialign_cli.errors import InputError
 
 ISSUE_PRESETS = {
-    "caffe2", "torchvision", "torchvision-aligned", "detectron2", "mmcv", "onnxruntime", "tensorrt",
-    "openvino-half-pixel", "openvino-max", "mmdet-v1", "tf-crop-and-resize", "caffe-ssd-roialign",
+    "caffe2",
+    "torchvision",
+    "torchvision-aligned",
+    "detectron2",
+    "mmcv",
+    "onnxruntime",
+    "tensorrt",
+    "openvino-half-pixel",
+    "openvino-max",
+    "mmdet-v1",
+    "tf-crop-and-resize",
+    "caffe-ssd-roialign",
     "caffe-roialignment",
 }
 
@@ -58,7 +68,7 @@ def test_equivalent_calls_use_the_call_numbers():
         "torchvision.ops.roi_align(x, rois, output_size=(14, 7), spatial_scale=1/8, sampling_ratio=-1, aligned=False)"
     )
     onnx = registry.get("onnxruntime").equivalent(registry.resolve("onnxruntime", sampling_ratio=2), spec)
-    assert 'output_height=14, output_width=7, sampling_ratio=2, spatial_scale=0.125' in onnx
+    assert "output_height=14, output_width=7, sampling_ratio=2, spatial_scale=0.125" in onnx
     assert 'coordinate_transformation_mode="half_pixel"' in onnx
 
 
@@ -173,8 +183,15 @@ def test_presets_name_shows_one_in_detail(cli):
 
 def test_presets_name_renders_the_call_for_the_chosen_variant(cli):
     result = cli(
-        "presets", "onnxruntime", "--json", "--mode", "max", "--sampling-ratio", "2",
-        "--option", "coordinate_transformation_mode=output_half_pixel",
+        "presets",
+        "onnxruntime",
+        "--json",
+        "--mode",
+        "max",
+        "--sampling-ratio",
+        "2",
+        "--option",
+        "coordinate_transformation_mode=output_half_pixel",
     )
     payload = json.loads(result.stdout)
     assert payload["switches"]["pooling"] == "corner-max"
@@ -219,8 +236,16 @@ def test_pool_takes_preset_options(cli, tmp_path):
     np.save(tmp_path / "f.npy", rng.standard_normal((1, 2, 9, 9)).astype(np.float32))
     np.save(tmp_path / "r.npy", np.array([[0, 0.2, -0.3, 0.9, 0.6]], np.float32))
     common = ["pool", tmp_path / "f.npy", tmp_path / "r.npy", "--backend", "numpy", "--output-size", "3"]
-    result = cli(*common, "--preset", "tf-crop-and-resize", "--option", "extrapolation_value=0.5",
-                 "-o", tmp_path / "o.npy", "--json")
+    result = cli(
+        *common,
+        "--preset",
+        "tf-crop-and-resize",
+        "--option",
+        "extrapolation_value=0.5",
+        "-o",
+        tmp_path / "o.npy",
+        "--json",
+    )
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["options"] == {"extrapolation_value": "0.5"}
     out = np.load(tmp_path / "o.npy")

@@ -109,8 +109,15 @@ def test_corner_max_is_about_a_quarter_midway_between_pixels():
     attributes = dict(mode="max", output_height=1, output_width=1, sampling_ratio=1, spatial_scale=1.0)
     peer = run_onnxruntime(features, rois, 10, **attributes)
     ours = roi_align(
-        features, rois, (1, 1), 1.0, sampling_ratio=1, mode="max", preset="onnxruntime",
-        options={"coordinate_transformation_mode": "output_half_pixel"}, backend="numpy",
+        features,
+        rois,
+        (1, 1),
+        1.0,
+        sampling_ratio=1,
+        mode="max",
+        preset="onnxruntime",
+        options={"coordinate_transformation_mode": "output_half_pixel"},
+        backend="numpy",
     )
     assert peer.item() == pytest.approx(0.5)
     assert ours.item() == pytest.approx(0.5)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from helpers import REPO, subprocess_env
 
 
@@ -19,7 +20,7 @@ def walkthrough(marker: str = "walkthrough", language: str = "sh") -> str:
 
 def test_the_seed_walkthrough_runs_as_written(shell, tmp_path):
     shutil.copytree(REPO / "samples", tmp_path / "samples")
-    script = "set -e\nroialign() { $ROIALIGN \"$@\"; }\n" + walkthrough()
+    script = 'set -e\nroialign() { $ROIALIGN "$@"; }\n' + walkthrough()
     result = shell(script)
     out, err = result.stdout.decode(), result.stderr.decode()
     assert result.returncode == 0, err

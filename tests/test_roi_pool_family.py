@@ -40,7 +40,8 @@ def test_roi_pool_by_hand():
     features = np.arange(16, dtype=np.float32).reshape(1, 1, 4, 4)
     rois = np.array([[0, 0.5, 0.5, 2.5, 2.5]])
     got = roi_align(features, rois, (2, 2), 1.0, preset="caffe-roi-pooling")
-    # bins: rows 1-2 / cols 1-2 -> max 10; rows 1-2 / cols 2-3 -> 11; rows 2-3 / cols 1-2 -> 14; rows 2-3 / cols 2-3 -> 15
+    # bins: rows 1-2 / cols 1-2 -> max 10; rows 1-2 / cols 2-3 -> 11;
+    # rows 2-3 / cols 1-2 -> 14; rows 2-3 / cols 2-3 -> 15
     np.testing.assert_array_equal(got[0, 0], [[10, 11], [14, 15]])
 
 
@@ -74,12 +75,24 @@ def test_openvino_roi_pooling_bilinear_by_hand():
     """OpenVINO ROIPooling bilinear, 2x2 output over the normalized box (0, 0)-(1, 1) of a 3x3 map: points at
     0 and (H - 1) * 1.0 = 2 exactly (the last pinned to the box end), so the corners of the map."""
     features = np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3)
-    got = roi_align(features, np.array([[0, 0.0, 0.0, 1.0, 1.0]]), (2, 2), 1.0, preset="openvino-roi-pooling",
-                    options={"method": "bilinear"})
+    got = roi_align(
+        features,
+        np.array([[0, 0.0, 0.0, 1.0, 1.0]]),
+        (2, 2),
+        1.0,
+        preset="openvino-roi-pooling",
+        options={"method": "bilinear"},
+    )
     np.testing.assert_array_equal(got[0, 0], [[0, 2], [6, 8]])
-    # 3 points: 0, 0.5 * 0.5 * 2 ... the middle at 0.25 + 0.75 -> (H - 1) * 0.5 = 1 for the box (0.25, 0.25)-(0.75, 0.75)
-    got = roi_align(features, np.array([[0, 0.25, 0.25, 0.75, 0.75]]), (1, 1), 1.0, preset="openvino-roi-pooling",
-                    options={"method": "bilinear"})
+    # one point: the centre, (0.25 + 0.75) / 2 * (H - 1) = 1 for the box (0.25, 0.25)-(0.75, 0.75)
+    got = roi_align(
+        features,
+        np.array([[0, 0.25, 0.25, 0.75, 0.75]]),
+        (1, 1),
+        1.0,
+        preset="openvino-roi-pooling",
+        options={"method": "bilinear"},
+    )
     assert got[0, 0, 0, 0] == pytest.approx(4.0)  # the centre pixel
 
 
@@ -96,7 +109,7 @@ def test_sampling_ratio_does_not_apply_to_whole_pixels():
 
 
 def _onnx_max_roi_pool(features, rois, size, scale):
-    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     from onnx import TensorProto, helper
 

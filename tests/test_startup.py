@@ -55,6 +55,17 @@ def test_presets_imports_no_numpy_scipy_or_cupy():
 def test_the_probe_sees_numpy_when_a_command_needs_it(tmp_path):
     """A control: the probe reports NumPy after a real `pool` run, so the empty lists above mean something."""
     samples = REPO / "samples"
-    args = ("pool", str(samples / "features.npy"), str(samples / "detections.npy"), "--image-size", "576x192",
-            "--spatial-scale", "1/8", "--backend", "numpy", "-o", str(tmp_path / "pooled.npy"))
+    args = (
+        "pool",
+        str(samples / "features.npy"),
+        str(samples / "detections.npy"),
+        "--image-size",
+        "576x192",
+        "--spatial-scale",
+        "1/8",
+        "--backend",
+        "numpy",
+        "-o",
+        str(tmp_path / "pooled.npy"),
+    )
     assert "numpy" in heavy_modules_after(*args)

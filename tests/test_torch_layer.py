@@ -8,8 +8,8 @@ import zlib
 
 import numpy as np
 import pytest
-from helpers import REPO
 
+from helpers import REPO
 from roialign_cli import api, boxes
 from roialign_cli.presets import PRESETS
 
@@ -20,8 +20,9 @@ CASES = [(p.name, "avg") for p in PRESETS] + [(p.name, "max") for p in PRESETS i
 
 
 def _case(conv, seed):
-    """Features [2, 2, 7, 8] ([2, 12, 7, 8] for position-sensitive pooling) and rois of at least a feature pixel (no empty bins: some presets make them NaN),
-    inside and across the map's border, in the units the convention reads."""
+    """Features [2, 2, 7, 8] ([2, 12, 7, 8] for position-sensitive pooling) and rois of at least a feature
+    pixel (no empty bins: some presets make them NaN), inside and across the map's border, in the units the
+    convention reads."""
     rng = np.random.default_rng(seed)
     channels = 2 * 3 * 2 if conv.channel_mapping == "position-sensitive" else 2  # a channel per (3, 2) bin
     features = torch.from_numpy(rng.standard_normal((2, channels, 7, 8))).requires_grad_()

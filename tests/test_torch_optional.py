@@ -17,8 +17,8 @@ def test_the_layer_without_torch_names_the_extra():
     result = _run("import roialign_cli.torch")
     assert result.returncode != 0
     assert (
-        "ModuleNotFoundError: roialign_cli.torch needs PyTorch, which is not installed: pip install 'roialign-cli[torch]'"
-        in result.stderr
+        "ModuleNotFoundError: roialign_cli.torch needs PyTorch, which is not installed: "
+        "pip install 'roialign-cli[torch]'" in result.stderr
     )
 
 

@@ -17,9 +17,7 @@ CASES = [row.split(",") for row in FIXTURES["index"]]
 def test_matches_torchvision(name, aligned, ratio, scale, ph, pw, backend):
     features, rois = FIXTURES[f"{name}/features"], FIXTURES[f"{name}/rois"]
     expected = FIXTURES[f"{name}/output"]
-    got = roi_align(
-        features, rois, (int(ph), int(pw)), float(scale), int(ratio), aligned == "1", backend=backend
-    )
+    got = roi_align(features, rois, (int(ph), int(pw)), float(scale), int(ratio), aligned == "1", backend=backend)
     assert got.shape == expected.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
 

@@ -19,14 +19,18 @@ def _catalogue() -> str:
     """The formats and spaces, for --help (click keeps \\b paragraphs as written)."""
 
     def entries(items):
-        return "\n".join(textwrap.fill(text, 78, initial_indent=f"  {name:<10} ", subsequent_indent=" " * 13,
-                                       break_on_hyphens=False)
-                         for name, text in items)
+        return "\n".join(
+            textwrap.fill(text, 78, initial_indent=f"  {name:<10} ", subsequent_indent=" " * 13, break_on_hyphens=False)
+            for name, text in items
+        )
 
-    spaces_intro = ("Coordinate spaces (--from-space, --to-space; default: the format's own: ssd relative, "
-                    "tf tf, others absolute):")
-    return (f"\b\nFormats:\n{entries((n, f.description) for n, f in FORMATS.items())}\n\n"
-            f"\b\n{textwrap.fill(spaces_intro, 78)}\n{entries(SPACES.items())}")
+    spaces_intro = (
+        "Coordinate spaces (--from-space, --to-space; default: the format's own: ssd relative, tf tf, others absolute):"
+    )
+    return (
+        f"\b\nFormats:\n{entries((n, f.description) for n, f in FORMATS.items())}\n\n"
+        f"\b\n{textwrap.fill(spaces_intro, 78)}\n{entries(SPACES.items())}"
+    )
 
 
 @click.group()
@@ -57,24 +61,35 @@ class BoxesOptions:
 
 @convert.command(epilog=_catalogue())
 @click.argument("source", metavar="IN")
-@output_option("Write the converted boxes here; '-' for stdout. Without it "
-               "they go to stdout when stdout is a pipe, and nowhere otherwise (a preview only).")
+@output_option(
+    "Write the converted boxes here; '-' for stdout. Without it "
+    "they go to stdout when stdout is a pipe, and nowhere otherwise (a preview only)."
+)
 @click.option("--from", "from_format", required=True, metavar="FORMAT", help="Format of IN (see below).")
 @click.option("--to", "to_format", required=True, metavar="FORMAT", help="Format to write (see below).")
 @click.option("--from-space", metavar="SPACE", help="Coordinate space of IN; default: the format's own.")
 @click.option("--to-space", metavar="SPACE", help="Coordinate space to write; default: the output format's own.")
 @image_size_option("Input image size, for relative and tf coordinates.")
-@click.option("--spatial-scale", metavar="S", help="Feature pixels per image pixel, e.g. 0.125 or 1/8, "
-              "for feature coordinates.")
+@click.option(
+    "--spatial-scale", metavar="S", help="Feature pixels per image pixel, e.g. 0.125 or 1/8, for feature coordinates."
+)
 @click.option("--stride", metavar="N", help="Feature-map stride: the same as --spatial-scale 1/N.")
 @click.option("--batch-index", type=int, metavar="N", help="Batch index of every box of a (K,4) format [default: 0].")
 @click.option("--batch-file", metavar="FILE", help="Batch indices [K] of the boxes of a (K,4) format (.npy).")
-@click.option("--batch-out", metavar="FILE", help="Also write the batch indices [K] int64 here (.npy), for (K,4) "
-              "output formats, which have no batch column.")
+@click.option(
+    "--batch-out",
+    metavar="FILE",
+    help="Also write the batch indices [K] int64 here (.npy), for (K,4) output formats, which have no batch column.",
+)
 @click.option("--min-score", type=float, help="Keep ssd boxes whose score is at least this.")
 @click.option("--labels", metavar="L1,L2", help="Keep ssd boxes with these labels, e.g. 1,3.")
-@click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
-              help="Float type of the written coordinates; frameworks want the features' type (often float32).")
+@click.option(
+    "--dtype",
+    type=click.Choice(["float64", "float32"]),
+    default="float64",
+    show_default=True,
+    help="Float type of the written coordinates; frameworks want the features' type (often float32).",
+)
 @json_option()
 @collected("given", BoxesOptions)
 @reports_errors
@@ -168,8 +183,10 @@ def _check_batch_kept(batch, to_format: str) -> list[str]:
     distinct = sorted(set(batch.tolist()))
     if len(distinct) > 1:
         shown = ", ".join(f"{b:g}" for b in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
-        raise UserError(f"these boxes are in several images (batch {shown}), but {to_format} has no batch column: "
-                        "give --batch-out FILE to write the batch indices too")
+        raise UserError(
+            f"these boxes are in several images (batch {shown}), but {to_format} has no batch column: "
+            "give --batch-out FILE to write the batch indices too"
+        )
     if distinct and distinct[0] != 0:
         return [f"every box is in batch {distinct[0]:g}, which {to_format} does not record (--batch-out FILE keeps it)"]
     return []
@@ -200,8 +217,12 @@ def _preview(conversion, summary: dict, out) -> None:
 
     source, result = conversion.source, conversion.result
     layouts = FORMATS[conversion.source_format].layout, FORMATS[conversion.target_format].layout
-    out.print(f"roialign convert boxes: {conversion.source_format} ({source.space}) -> "
-              f"{conversion.target_format} ({result.space})", markup=False, soft_wrap=True)
+    out.print(
+        f"roialign convert boxes: {conversion.source_format} ({source.space}) -> "
+        f"{conversion.target_format} ({result.space})",
+        markup=False,
+        soft_wrap=True,
+    )
     table = Table(box=box.SIMPLE_HEAD, padding=(0, 0, 0, 1), pad_edge=False)
     for name in ("#", "batch") + (("label", "score") if source.labels is not None else ()):
         table.add_column(name, justify="right", no_wrap=True)
@@ -212,8 +233,11 @@ def _preview(conversion, summary: dict, out) -> None:
     shown = [xyxy_to_layout(source.xyxy, layouts[0]), xyxy_to_layout(result.xyxy, layouts[1])]
     labels = ("in", "out") if same_layout else (f"in {layouts[0]}", f"out {layouts[1]}")
     count = len(result)
-    picks = list(range(count)) if count <= 2 * PREVIEW_ROWS else [
-        *range(PREVIEW_ROWS), None, *range(count - PREVIEW_ROWS, count)]
+    picks = (
+        list(range(count))
+        if count <= 2 * PREVIEW_ROWS
+        else [*range(PREVIEW_ROWS), None, *range(count - PREVIEW_ROWS, count)]
+    )
     for k in picks:
         if k is None:
             table.add_row("...")

@@ -13,15 +13,26 @@ from .options import json_option
 @click.argument("a", metavar="A")
 @click.argument("b", metavar="B")
 @click.option("--atol", type=float, default=ATOL, show_default=True, metavar="X", help="Absolute tolerance.")
-@click.option("--rtol", type=float, default=RTOL, show_default=True, metavar="Y",
-              help="Relative tolerance, relative to |b|.")
-@click.option("--top", type=click.IntRange(min=0), default=TOP, show_default=True, metavar="K",
-              help="Rows in each worst-of table (rois, channels, elements, one-sided NaNs).")
+@click.option(
+    "--rtol", type=float, default=RTOL, show_default=True, metavar="Y", help="Relative tolerance, relative to |b|."
+)
+@click.option(
+    "--top",
+    type=click.IntRange(min=0),
+    default=TOP,
+    show_default=True,
+    metavar="K",
+    help="Rows in each worst-of table (rois, channels, elements, one-sided NaNs).",
+)
 @click.option("--squeeze", is_flag=True, help="Drop singleton dimensions of both first (Caffe blobs carry extra 1s).")
 @json_option("Print the whole report as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing; the exit status alone says the verdict.")
-@click.option("--plot", metavar="OUT", help="Also draw a heat map of max |a-b| per roi and channel and a histogram of "
-              "|a-b| (OUT.png or OUT.svg; needs [K, C, PH, PW] arrays and matplotlib).")
+@click.option(
+    "--plot",
+    metavar="OUT",
+    help="Also draw a heat map of max |a-b| per roi and channel and a histogram of "
+    "|a-b| (OUT.png or OUT.svg; needs [K, C, PH, PW] arrays and matplotlib).",
+)
 @reports_errors
 def diff(a, b, atol, rtol, top, squeeze, as_json, quiet, plot):
     """Compare array A against the reference B, element by element.
@@ -82,8 +93,10 @@ def _plot(array_a, array_b, squeeze: bool, report, out: str, sources) -> None:
         array_a, array_b = np.squeeze(array_a), np.squeeze(array_b)
     emap = error_map(array_a, array_b)
     verdict = "match" if report.matches else f"{report.mismatches} of {report.size} elements out of tolerance"
-    title = (f"A {sources[0]} vs B {sources[1]} (the reference)\n{verdict}; max |a - b| {report.max_abs_error:.3g}; "
-             f"within tolerance: |a - b| <= {report.atol:g} + {report.rtol:g} |b|")
+    title = (
+        f"A {sources[0]} vs B {sources[1]} (the reference)\n{verdict}; max |a - b| {report.max_abs_error:.3g}; "
+        f"within tolerance: |a - b| <= {report.atol:g} + {report.rtol:g} |b|"
+    )
     pictures.save(pictures.error_figure(emap, title, report.atol), out, list(sources))
 
 
@@ -132,8 +145,11 @@ def _print_report(report, source_a: str, source_b: str, out) -> None:
 
 def _add_statistics(table, report) -> None:
     table.add_row("tolerance", f"|a-b| <= {report.atol:g} + {report.rtol:g} * |b|")
-    table.add_row("within tolerance", f"{_number(report.within_tolerance_fraction * 100, '.4f')}% "
-                  f"({report.within_tolerance} of {report.size}; {report.mismatches} out)")
+    table.add_row(
+        "within tolerance",
+        f"{_number(report.within_tolerance_fraction * 100, '.4f')}% "
+        f"({report.within_tolerance} of {report.size}; {report.mismatches} out)",
+    )
     table.add_row("max abs error", _number(report.max_abs_error, ".4e"))
     table.add_row("mean abs error", _number(report.mean_abs_error, ".4e"))
     table.add_row("RMSE", _number(report.rmse, ".4e"))
@@ -158,8 +174,12 @@ def _print_worst(report, out) -> None:
         for column in (_index_header(report), "A", "B", "|a-b|"):
             table.add_column(column, justify="right")
         for element in report.worst_elements:
-            table.add_row(str(list(element.index)), _number(element.a, ".7g"), _number(element.b, ".7g"),
-                          _number(element.abs_error, ".4e"))
+            table.add_row(
+                str(list(element.index)),
+                _number(element.a, ".7g"),
+                _number(element.b, ".7g"),
+                _number(element.abs_error, ".4e"),
+            )
         out.print(table)
     if report.one_sided_nans:
         table = Table(title=f"NaN on one side only (first {len(report.one_sided_nans)})", title_justify="left")
@@ -179,13 +199,21 @@ def _print_worst_indices(report, out) -> None:
         if not entries:
             continue
         label = report.axes[axis] if named else f"index (axis {axis})"
-        table = Table(title=f"worst {label}s" if named else f"worst along axis {axis}", title_justify="left",
-                      caption=_RANKING if report.nonfinite_mismatches else None, caption_justify="left")
+        table = Table(
+            title=f"worst {label}s" if named else f"worst along axis {axis}",
+            title_justify="left",
+            caption=_RANKING if report.nonfinite_mismatches else None,
+            caption_justify="left",
+        )
         for column in (label, "max |a-b|", "out of tol.", "non-finite"):
             table.add_column(column, justify="right")
         for entry in entries:
-            table.add_row(str(entry.index), _number(entry.max_abs_error, ".4e"), str(entry.mismatches),
-                          str(entry.nonfinite_mismatches))
+            table.add_row(
+                str(entry.index),
+                _number(entry.max_abs_error, ".4e"),
+                str(entry.mismatches),
+                str(entry.nonfinite_mismatches),
+            )
         out.print(table)
 
 
@@ -198,8 +226,10 @@ def _index_header(report) -> str:
 
 def _verdict(report, source_a: str, source_b: str) -> str:
     if report.verdict == "shape-mismatch":
-        return (f"[bold red]shape mismatch[/]: A {list(report.a.shape)} ({escape(source_a)}) vs "
-                f"B {list(report.b.shape)} ({escape(source_b)})")
+        return (
+            f"[bold red]shape mismatch[/]: A {list(report.a.shape)} ({escape(source_a)}) vs "
+            f"B {list(report.b.shape)} ({escape(source_b)})"
+        )
     if report.matches:
         return f"[bold green]match[/]: all {report.size} elements within tolerance"
     return f"[bold red]differ[/]: {report.mismatches} of {report.size} elements out of tolerance"

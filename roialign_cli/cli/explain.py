@@ -19,24 +19,40 @@ PROGRESS_AFTER = 1.0  # seconds of search before a progress bar appears
 @click.argument("features")
 @click.argument("rois")
 @click.argument("reference")
-@click.option("--from", "fmt", default="auto", show_default=True, metavar="FORMAT",
-              help=f"Format of ROIS: auto ([K,5], [K,4] or SSD rows), or one of {', '.join(FORMATS)}.")
+@click.option(
+    "--from",
+    "fmt",
+    default="auto",
+    show_default=True,
+    metavar="FORMAT",
+    help=f"Format of ROIS: auto ([K,5], [K,4] or SSD rows), or one of {', '.join(FORMATS)}.",
+)
 @image_size_option("Input image size: lets relative boxes be read x image size.")
-@click.option("--spatial-scale", metavar="S|Y,X", help="Search only this scale (e.g. 1/8, or 1/2,1 per axis); "
-              "default: 1 .. 1/64 and the feature/image ratio (per axis where the aspects differ).")
-@click.option("--assume", metavar="PRESET",
-              help="The preset you have been using: say what differs from the best match.")
+@click.option(
+    "--spatial-scale",
+    metavar="S|Y,X",
+    help="Search only this scale (e.g. 1/8, or 1/2,1 per axis); "
+    "default: 1 .. 1/64 and the feature/image ratio (per axis where the aspects differ).",
+)
+@click.option(
+    "--assume", metavar="PRESET", help="The preset you have been using: say what differs from the best match."
+)
 @click.option("--top", default=5, show_default=True, type=click.IntRange(1, 100), help="Candidates to list.")
 @backend_option()
 @layout_option("nhwc: FEATURES are [N,H,W,C] and REFERENCE [K,PH,PW,C] (TF, TFLite, NNAPI).")
 @json_option("Print the whole explanation as JSON on stdout.")
-@click.option("--plot", metavar="OUT", help="Draw roi --plot-roi under --assume and under the best match "
-              "(OUT.png or OUT.svg; needs matplotlib).")
-@click.option("--plot-roi", type=click.IntRange(min=0), default=0, show_default=True, metavar="K",
-              help="The roi --plot draws.")
+@click.option(
+    "--plot",
+    metavar="OUT",
+    help="Draw roi --plot-roi under --assume and under the best match (OUT.png or OUT.svg; needs matplotlib).",
+)
+@click.option(
+    "--plot-roi", type=click.IntRange(min=0), default=0, show_default=True, metavar="K", help="The roi --plot draws."
+)
 @reports_errors
-def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, layout, as_json, plot,
-            plot_roi):
+def explain(
+    features, rois, reference, fmt, image_size, spatial_scale, assume, top, backend, layout, as_json, plot, plot_roi
+):
     """Find the convention that turns FEATURES and ROIS into REFERENCE (all .npy; one may be '-').
 
     Every preset with its options and modes is tried with every reading of the boxes (absolute
@@ -59,8 +75,18 @@ def explain(features, rois, reference, fmt, image_size, spatial_scale, assume, t
     if [features, rois, reference].count("-") > 1:
         raise UserError("only one of FEATURES, ROIS and REFERENCE can be read from stdin")
     if pyramid := pyramid_specs(features):
-        return explain_pyramid_command(features, pyramid, rois, reference, fmt=fmt, image_size=image_size,
-                                       spatial_scale=spatial_scale, assume=assume, top=top, as_json=as_json)
+        return explain_pyramid_command(
+            features,
+            pyramid,
+            rois,
+            reference,
+            fmt=fmt,
+            image_size=image_size,
+            spatial_scale=spatial_scale,
+            assume=assume,
+            top=top,
+            as_json=as_json,
+        )
     if assume:
         get(assume)  # an unknown preset fails before the search
     if plot:
@@ -168,8 +194,15 @@ def _print(result, top: int, out) -> None:
     for column in ("max err", "mean err"):
         table.add_column(column, justify="right", ratio=1)
     for rank, row in enumerate(result.rows(top), 1):
-        table.add_row(str(rank), escape(row["label"]), row["reading"], row["spatial_scale"], row["sampling"],
-                      f"{row['max_error']:.3g}", f"{row['mean_error']:.3g}")
+        table.add_row(
+            str(rank),
+            escape(row["label"]),
+            row["reading"],
+            row["spatial_scale"],
+            row["sampling"],
+            f"{row['max_error']:.3g}",
+            f"{row['mean_error']:.3g}",
+        )
     out.print(table)
     verdict = "matches" if result.matched else "is the closest, but does not match"
     out.print(f"\n[bold]Best:[/bold] {escape(result.best_label)} {verdict} (max |err| {result.best.max_error:.3g}).")
@@ -184,7 +217,9 @@ def _print(result, top: int, out) -> None:
     for line in result.notes:
         out.print(f"note: {escape(line)}", soft_wrap=True)
     if result.assumed is not None:
-        out.print(f"\n[bold]Your setting ({escape(result.assumed.candidate.label)}):[/bold] "
-                  f"max |err| {result.assumed.max_error:.3g} against the reference.")
+        out.print(
+            f"\n[bold]Your setting ({escape(result.assumed.candidate.label)}):[/bold] "
+            f"max |err| {result.assumed.max_error:.3g} against the reference."
+        )
         for line in result.assumption_lines:
             out.print(f"  - {escape(line)}", soft_wrap=True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from .values import parse_size
 from .common import UserError, console, print_json
+from .values import parse_size
 
 
 def explain_pyramid_command(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import UserError, console, print_json, reports_errors
+from .common import console, print_json, reports_errors
 from .values import parse_scales, parse_size
 
 DEFAULT_SCALES = "1/4,1/8,1/16,1/32"

@@ -19,8 +19,12 @@ from .values import parse_size
     "Without it the array goes to stdout when stdout is a pipe, and nowhere otherwise."
 )
 @convention_options()
-@click.option("--level-mapper", metavar="NAME", help="With a pyramid (FEATURES an .npz of maps or a,b,c.npy): "
-              "the framework's rule that picks each roi's level (default torchvision; `roialign presets` lists them).")
+@click.option(
+    "--level-mapper",
+    metavar="NAME",
+    help="With a pyramid (FEATURES an .npz of maps or a,b,c.npy): "
+    "the framework's rule that picks each roi's level (default torchvision; `roialign presets` lists them).",
+)
 @json_option()
 @reports_errors
 def pool(features, rois, output, call, level_mapper, as_json):

@@ -43,9 +43,7 @@ class Compared:
         if (self.vs_option_items or self.vs_switch_items) and not self.vs_preset:
             raise UserError("--vs-option and --vs-switch belong to a second convention: name it with --vs")
         options = parse_option_items(self.option_items)
-        first = resolve(
-            self.preset, aligned=self.aligned, sampling_ratio=self.sampling_ratio, options=options
-        )
+        first = resolve(self.preset, aligned=self.aligned, sampling_ratio=self.sampling_ratio, options=options)
         chosen = [(self.preset or "torchvision", self.option_items, self.switch_items, first)]
         if self.vs_preset:
             second = resolve(self.vs_preset, options=parse_option_items(self.vs_option_items))

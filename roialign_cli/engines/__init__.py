@@ -3,9 +3,10 @@
 Every engine is a module with the same two functions, `pool(features, rois, output_size,
 spatial_scale, convention)` and its gradient `pool_backward(grad_output, rois, features_shape,
 output_size, spatial_scale, convention, deterministic, features)`, over inputs validated once by
-`roialign_cli.api` (the `Engine` protocol). The modules pool plain channels; the engines `get` returns add the position-sensitive
-channel mapping (`roialign_cli.position_sensitive`) where a module does not compute it itself. `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu with CuPy and needs a
-usable GPU; `reference` is the plain loop the others are tested against; `auto` takes CUDA where
+`roialign_cli.api` (the `Engine` protocol). The modules pool plain channels; the engines `get`
+returns add the position-sensitive channel mapping (`roialign_cli.position_sensitive`) where a
+module does not compute it itself. `numpy` runs everywhere; `cuda` compiles kernels/roi_align.cu
+with CuPy and needs a usable GPU; `reference` is the plain loop the others are tested against; `auto` takes CUDA where
 it is usable (or where the features already live on a GPU) and NumPy else.
 """
 

@@ -169,7 +169,9 @@ class _Plan:
 
     def taps(self, sel) -> tuple[AxisTaps, AxisTaps]:
         ct, conv = self.ct, self.conv
-        return sample_taps(self.y, sel, self.ph, self.height, conv, ct), sample_taps(self.x, sel, self.pw, self.width, conv, ct)
+        return sample_taps(self.y, sel, self.ph, self.height, conv, ct), sample_taps(
+            self.x, sel, self.pw, self.width, conv, ct
+        )
 
 
 def _prepare_avg(plan: _Plan, sel):
