@@ -176,3 +176,22 @@ def test_matches_openvino_roi_pooling(seed, method):
     expected = _openvino_roi_pooling(features, rois, size, scale, method)
     got = roi_align(features, rois, size, scale, preset="openvino-roi-pooling", options={"method": method})
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+GRADS = np.load(Path(__file__).parent / "fixtures" / "torchvision_roi_pool_grad.npz", allow_pickle=False)
+GRAD_CASES = [row.split(",") for row in GRADS["index"]]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "reference"])
+@pytest.mark.parametrize("name,op,scale,ph,pw", GRAD_CASES, ids=[c[0] for c in GRAD_CASES])
+def test_gradients_match_torchvision(name, op, scale, ph, pw, backend):
+    """RoIPool's gradient goes to each bin's arg-max pixel; ps_roi_align's to the taps of the channels each bin
+    reads (tests/fixtures/make_roi_pool_grad_fixtures.py, torchvision's autograd)."""
+    from roialign_cli import roi_align_backward
+
+    features, rois, grad_output, expected = (
+        GRADS[f"{name}/{part}"] for part in ("features", "rois", "grad_output", "grad")
+    )
+    got = roi_align_backward(grad_output, rois, features.shape, (int(ph), int(pw)), float(scale),
+                             preset=PRESET[op], features=features, backend=backend)  # fmt: skip
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
