@@ -73,8 +73,13 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, a
     c2 = c2.astype(ct).astype(np.float64)
     if conv.box_rounding == "before-scale":
         c1, c2 = round_half_away(c1), round_half_away(c2)
-    start = (c1 + conv.pixel_offset) * scale - conv.sample_offset
-    end = (c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset
+    if conv.scale_in_compute_dtype:
+        s, po, so = ct.type(scale), ct.type(conv.pixel_offset), ct.type(conv.sample_offset)
+        start = (c1.astype(ct) + po) * s - so
+        end = ((c2.astype(ct) + ct.type(end_extra)) + po) * s - so
+    else:
+        start = (c1 + conv.pixel_offset) * scale - conv.sample_offset
+        end = (c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset
     if conv.box_rounding == "after-scale-exact":  # rounded before the product is
         start, end = round_half_away(start), round_half_away(end)
     start, end = start.astype(ct), end.astype(ct)

@@ -580,7 +580,10 @@ PRESETS: tuple[Preset, ...] = (
         name="torchvision-ps-roi-align",
         reproduces="torchvision.ops.ps_roi_align (position-sensitive RoIAlign)",
         # x * s - 0.5 without a minimum size; adaptive grid; an empty grid is 0 / 0
-        convention=_ALIGNED.with_(empty_value=math.nan, channel_mapping="position-sensitive"),
+        # the scale is a float32 (T) there, and x * s - 0.5 is float32 arithmetic
+        convention=_ALIGNED.with_(
+            empty_value=math.nan, channel_mapping="position-sensitive", scale_in_compute_dtype=True
+        ),
         source="pytorch/vision torchvision/csrc/ops/cpu/ps_roi_align_kernel.cpp",
         renderer=eq.ps_roi_align_call,
         traps=(
