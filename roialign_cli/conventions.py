@@ -48,7 +48,8 @@ class Convention:
     scale_in_compute_dtype: bool = _switch(
         False,
         "box coordinates scaled in the compute precision, rounded at each step, with the spatial scale rounded to "
-        "it too (torchvision ps_roi_align takes the scale as float32); False: in double, rounded once",
+        "it too (torchvision, onnxruntime, OpenVINO with a half-pixel offset: x * s - 0.5 in float32); False: in "
+        "double, rounded once",
     )
     sample_offset: float = _switch(0.0, "subtracted after scaling (aligned / half_pixel: 0.5)")
     end_plus_one: str = _switch(
