@@ -68,7 +68,8 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, a
     scale = {"absolute": spatial_scale, "relative-feature": length, "tf-normalized": length - 1}[conv.coordinates]
     end_extra = 1.0 if conv.end_plus_one == "coordinate" else 0.0
     # Coordinates are rounded to the compute dtype first, then scaled in double and rounded again,
-    # as the reference kernels do with a double spatial_scale.
+    # as kernels with a double spatial_scale do; `scale_in_compute_dtype` rounds every step instead,
+    # as kernels that take the scale as T do (torchvision aligned, onnxruntime, OpenVINO).
     c1 = c1.astype(ct).astype(np.float64)
     c2 = c2.astype(ct).astype(np.float64)
     if conv.box_rounding == "before-scale":
