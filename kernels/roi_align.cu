@@ -120,7 +120,7 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, d
     Axis<C> axis;
     double start = (a + conv.pixel_offset) * scale - conv.sample_offset;
     double end = (b + end_extra + conv.pixel_offset) * scale - conv.sample_offset;
-    if (conv.scale_in_compute_dtype) {  // every step rounded to C, the scale too (torchvision ps_roi_align)
+    if (conv.scale_in_compute_dtype) {  // every step rounded to C, the scale too (kernels taking the scale as T)
         const C s = (C)scale, po = (C)conv.pixel_offset, so = (C)conv.sample_offset;
         start = (double)(C)(((C)a + po) * s - so);
         end = (double)(C)((((C)b + (C)end_extra) + po) * s - so);
