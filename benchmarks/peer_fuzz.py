@@ -45,7 +45,7 @@ def draw_scale(rng):
     return float(rng.choice(ODD_SCALES if rng.random() < 0.2 else SCALES))
 
 
-BOX_KINDS = ("inside", "partly", "outside", "tiny", "zero", "huge", "pixel", "half-pixel", "inverted")
+BOX_KINDS = ("inside", "partly", "outside", "tiny", "zero", "huge", "pixel", "half-pixel", "whole-width", "inverted")
 
 
 class Refused(Exception):
@@ -106,6 +106,9 @@ def _box(rng, kind, w, h):
     if kind == "pixel":
         a = rng.integers(-2, max(w, h) + 2, 4).astype(np.float64)
         return np.concatenate([np.minimum(a[:2], a[2:]), np.maximum(a[:2], a[2:])])
+    if kind == "whole-width":  # a random start, whole feature pixels wide: float32 steps land an ulp off
+        a = rng.uniform(-2, max(w, h), 2)
+        return np.concatenate([a, a + rng.integers(1, 6, 2)])
     if kind == "half-pixel":
         a = rng.integers(-2, max(w, h) + 2, 4) + 0.5
         return np.concatenate([np.minimum(a[:2], a[2:]), np.maximum(a[:2], a[2:])])

@@ -64,6 +64,7 @@ struct Convention {
     double fill_value;
     double empty_value;
     int sample_step;
+    bool scale_in_compute_dtype;
 };
 
 template <typename T> struct Compute { typedef float type; };
@@ -117,8 +118,13 @@ __device__ Axis<C> axis_geometry(double c1, double c2, int length, int pooled, d
         b = round(b);
     }
     Axis<C> axis;
-    const double start = (a + conv.pixel_offset) * scale - conv.sample_offset;
-    const double end = (b + end_extra + conv.pixel_offset) * scale - conv.sample_offset;
+    double start = (a + conv.pixel_offset) * scale - conv.sample_offset;
+    double end = (b + end_extra + conv.pixel_offset) * scale - conv.sample_offset;
+    if (conv.scale_in_compute_dtype) {  // every step rounded to C, the scale too (kernels taking the scale as T)
+        const C s = (C)scale, po = (C)conv.pixel_offset, so = (C)conv.sample_offset;
+        start = (double)(C)(((C)a + po) * s - so);
+        end = (double)(C)((((C)b + (C)end_extra) + po) * s - so);
+    }
     const bool exact = conv.box_rounding == ROUND_AFTER_SCALE_EXACT;  // rounded before the product is
     axis.start = (C)(exact ? round(start) : start);
     axis.end = (C)(exact ? round(end) : end);
@@ -362,13 +368,13 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
                                   double sample_offset, int end_plus_one, double min_size, int clip_box,
                                   int clip_bins, int sampling_ratio_y, int sampling_ratio_x, int grid, int pooling,
                                   double max_floor, int border, int interpolation, double fill_value,
-                                  double empty_value, int sample_step) {
+                                  double empty_value, int sample_step, int scale_in_compute_dtype) {
     using namespace roialign;
     typedef typename Compute<T>::type C;
     const Convention conv = {coordinates, box_rounding, pixel_offset,  sample_offset, end_plus_one,
                              min_size,    clip_box != 0, clip_bins != 0, grid,         pooling,
                              max_floor,   border,        interpolation,  fill_value,   empty_value,
-                             sample_step};
+                             sample_step, scale_in_compute_dtype != 0};
     const Slot slot = thread_slot(channels, channel_tile);
     if (!slot.active) return;
     const long long k = slot.roi;

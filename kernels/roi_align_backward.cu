@@ -117,14 +117,14 @@ __device__ inline Selected decode(long long code, int grid_x, int pooling) {
     const roialign::Convention conv = {coordinates, box_rounding,  pixel_offset,  sample_offset, end_plus_one,       \
                                        min_size,    clip_box != 0, clip_bins != 0, grid,         pooling,            \
                                        max_floor,   border,        interpolation,  fill_value,   empty_value,        \
-                                       sample_step}
+                                       sample_step, scale_in_compute_dtype != 0}
 
 #define ROIALIGN_SCALARS                                                                                              \
     int channels, int height, int width, int pooled_h, int pooled_w, int channel_tile, double spatial_scale_y,      \
         double spatial_scale_x, int coordinates, int box_rounding, double pixel_offset, double sample_offset,        \
         int end_plus_one, double min_size, int clip_box, int clip_bins, int sampling_ratio_y, int sampling_ratio_x,  \
         int grid, int pooling, double max_floor, int border, int interpolation, double fill_value, double empty_value, \
-        int sample_step
+        int sample_step, int scale_in_compute_dtype
 
 #define ROIALIGN_AXES(roi)                                                                                            \
     const Axis<C> ay = axis_geometry<C>(roi[2], roi[4], height, pooled_h, spatial_scale_y, sampling_ratio_y, conv);  \

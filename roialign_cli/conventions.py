@@ -45,6 +45,12 @@ class Convention:
         "double, not of its float32 rounding (OpenVINO ROIPooling: 14.999999 * 0.3 rounds to 4, not 5)",
     )
     pixel_offset: float = _switch(0.0, "added to box coordinates before scaling (OpenVINO half_pixel: 0.5)")
+    scale_in_compute_dtype: bool = _switch(
+        False,
+        "box coordinates scaled in the compute precision, rounded at each step, with the spatial scale rounded to "
+        "it too (torchvision, onnxruntime, OpenVINO with a half-pixel offset: x * s - 0.5 in float32); False: in "
+        "double, rounded once",
+    )
     sample_offset: float = _switch(0.0, "subtracted after scaling (aligned / half_pixel: 0.5)")
     end_plus_one: str = _switch(
         "none",

@@ -727,6 +727,7 @@ _WORDS = {
     "min_size": lambda v: "keeps sizes below one pixel" if v is None else f"makes every box at least {v:g} pixel",
     "clip_box": lambda v: "clips boxes to the map first" if v else "does not clip boxes",
     "clip_bins": lambda v: "clips bin edges to the map" if v else "does not clip bin edges",
+    "scale_in_compute_dtype": lambda v: "scales boxes in float32 steps" if v else "scales boxes in double",
     "sample_step": lambda v: (
         "places samples at p * bin + (bin / grid) * (i + 0.5) (OpenVINO's rounding)"
         if v == "bin-over-grid"

@@ -68,13 +68,19 @@ def axis_geometry(c1, c2, length, spatial_scale, pooled, conv: Convention, ct, a
     scale = {"absolute": spatial_scale, "relative-feature": length, "tf-normalized": length - 1}[conv.coordinates]
     end_extra = 1.0 if conv.end_plus_one == "coordinate" else 0.0
     # Coordinates are rounded to the compute dtype first, then scaled in double and rounded again,
-    # as the reference kernels do with a double spatial_scale.
+    # as kernels with a double spatial_scale do; `scale_in_compute_dtype` rounds every step instead,
+    # as kernels that take the scale as T do (torchvision aligned, onnxruntime, OpenVINO).
     c1 = c1.astype(ct).astype(np.float64)
     c2 = c2.astype(ct).astype(np.float64)
     if conv.box_rounding == "before-scale":
         c1, c2 = round_half_away(c1), round_half_away(c2)
-    start = (c1 + conv.pixel_offset) * scale - conv.sample_offset
-    end = (c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset
+    if conv.scale_in_compute_dtype:
+        s, po, so = ct.type(scale), ct.type(conv.pixel_offset), ct.type(conv.sample_offset)
+        start = (c1.astype(ct) + po) * s - so
+        end = ((c2.astype(ct) + ct.type(end_extra)) + po) * s - so
+    else:
+        start = (c1 + conv.pixel_offset) * scale - conv.sample_offset
+        end = (c2 + end_extra + conv.pixel_offset) * scale - conv.sample_offset
     if conv.box_rounding == "after-scale-exact":  # rounded before the product is
         start, end = round_half_away(start), round_half_away(end)
     start, end = start.astype(ct), end.astype(ct)

@@ -126,9 +126,12 @@ class Preset:
         return conv
 
 
-# Half-pixel model of torchvision aligned=True: shift by half a pixel, no minimum roi size.
-_HALF_PIXEL = {"sample_offset": 0.5, "min_size": None}
-_LEGACY = {"pixel_offset": 0.0, "sample_offset": 0.0, "min_size": 1.0}
+# Half-pixel model of torchvision aligned=True: shift by half a pixel, no minimum roi size. x * s - 0.5
+# is float32 arithmetic there (and in onnxruntime, OpenVINO, ps_roi_align): with a scale that is not a
+# power of 2 the product rounds before the shift, and a width of whole pixels can land an ulp off.
+_HALF_PIXEL = {"sample_offset": 0.5, "min_size": None, "scale_in_compute_dtype": True}
+# (no offset: x * s rounds once either way, so float32 steps and double agree)
+_LEGACY = {"pixel_offset": 0.0, "sample_offset": 0.0, "min_size": 1.0, "scale_in_compute_dtype": False}
 
 _CAFFE2 = Convention()
 _ALIGNED = Convention(**_HALF_PIXEL)

@@ -61,6 +61,7 @@ EXPLICIT = {
     "roi-pool-exact-rounding": Convention(
         box_rounding="after-scale-exact", end_plus_one="size", grid="pixels-exact", pooling="max"
     ),
+    "aligned-float32-scaling": Convention(**_ALIGNED, scale_in_compute_dtype=True, pixel_offset=0.5),
     "openvino-step-adaptive-max": Convention(pooling="max", max_floor=0.0, sample_step="bin-over-grid"),
     "bin-over-grid-fixed-aligned": Convention(**_ALIGNED, sampling_ratio=(3, 5), sample_step="bin-over-grid"),
     "psroi-exact-bins-avg": Convention(

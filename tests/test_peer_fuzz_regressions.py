@@ -7,6 +7,8 @@ tests/fixtures/make_peer_fuzz_regressions.py, worked by hand, and live where the
 2. OpenVINO's ROIPooling (max) computes bin edges in integers, so a float32 bin size that lands past a
    whole number does not add a pixel there (it does in torchvision's roi_pool); and it rounds box edges
    from the product x * s in double, not from its float32 value.
+4. torchvision's ps_roi_align and roi_align(aligned=True), onnxruntime's and OpenVINO's RoIAlign compute
+   x * s - 0.5 in float32 steps: with a scale that is not a power of 2 a whole-pixel width lands an ulp off.
 3. OpenVINO's ROIAlign places sample i of bin p at start + p * bin + (bin / grid) * (i + 0.5) in float32;
    torchvision's ((i + 0.5) * bin) / grid rounds differently on large grids, and a max picks that up.
 """
@@ -193,3 +195,84 @@ def test_exact_product_rounding_by_hand():
     exact = roi_align(ramp, rois, 1, scale, preset="openvino-roi-pooling", backend="numpy")
     rounded_float = roi_align(ramp, rois, 1, scale, preset="torchvision-roi-pool", backend="numpy")
     assert exact.item() == 4.0 and rounded_float.item() == 5.0
+
+
+def test_ps_roi_align_scales_in_float32():
+    got = roi_align(FIXTURES["ps/features"], FIXTURES["ps/rois"], (5, 1), float(np.float32(0.3)),
+                    preset="torchvision-ps-roi-align", backend="numpy")  # fmt: skip
+    np.testing.assert_allclose(got, FIXTURES["ps/output"], rtol=0, atol=1e-6, equal_nan=True)
+
+
+def test_float32_scaling_by_hand():
+    """x1 = 3.4908509, x2 = 13.49085, s = float32(0.3): float32 steps give x1 * s - 0.5 = 0.5472553 and
+    3.5472555, a width of 3.0000002 (ceil: 4 samples); in double, rounded once, 0.54725534 and 3.5472553,
+    a width of 3.0 (3 samples)."""
+    from roialign_cli import geometry
+    from roialign_cli.presets import resolve
+
+    f32, ct = np.float32, np.dtype(np.float32)
+    c1, c2 = np.array([3.4908509254455566]), np.array([13.490850448608398])
+    ps = geometry.axis_geometry(c1, c2, 20, float(f32(0.3)), 1, resolve("torchvision-ps-roi-align"), ct, 1)
+    in_double = resolve("torchvision-aligned").with_(scale_in_compute_dtype=False)
+    once = geometry.axis_geometry(c1, c2, 20, float(f32(0.3)), 1, in_double, ct, 1)
+    assert ps.start[0] == f32(0.5472553) and ps.end[0] == f32(3.5472555) and ps.grid[0] == 4
+    assert once.start[0] == f32(0.54725534) and once.end[0] == f32(3.5472553) and once.grid[0] == 3
+
+
+def test_ps_roi_align_odd_scales_live():
+    torch = pytest.importorskip("torch")
+    ops = pytest.importorskip("torchvision.ops")
+
+    rng = np.random.default_rng(5)
+    features = rng.standard_normal((2, 12, 15, 11)).astype(np.float32)
+    for scale in (float(np.float32(0.3)), float(np.float32(0.7)), float(np.float32(1 / 3))):
+        k = 1000
+        # whole feature pixels wide from a random start: in float32 steps the width lands an ulp off
+        start = rng.uniform(-2, 12, (k, 2)) / scale
+        corners = np.concatenate([start, start + rng.integers(1, 6, (k, 2)) / scale], axis=1)
+        rois = np.concatenate([rng.integers(0, 2, (k, 1)), corners], axis=1).astype(np.float32)
+        expected = ops.ps_roi_align(torch.from_numpy(features), torch.from_numpy(rois), (3, 4), scale).numpy()
+        got = roi_align(features, rois, (3, 4), scale, preset="torchvision-ps-roi-align", backend="numpy")
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5, equal_nan=True)
+
+
+def test_torchvision_aligned_scales_in_float32():
+    got = roi_align(FIXTURES["aligned/features"], FIXTURES["aligned/rois"], (3, 4), float(np.float32(0.3)), 0,
+                    aligned=True, backend="numpy")  # fmt: skip
+    np.testing.assert_allclose(got, FIXTURES["aligned/output"], rtol=0, atol=1e-6)
+
+
+def _whole_width_rois(rng, scale, k=1000):
+    start = rng.uniform(-2, 12, (k, 2)) / scale
+    boxes = np.concatenate([start, start + rng.integers(1, 6, (k, 2)) / scale], axis=1)
+    return np.concatenate([rng.integers(0, 2, (k, 1)), boxes], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("scale", [0.3, 0.7])
+def test_onnxruntime_half_pixel_float32_steps_live(scale):
+    pytest.importorskip("onnxruntime")
+    from test_presets_onnxruntime import run_onnxruntime
+
+    rng = np.random.default_rng(int(scale * 10))
+    features = rng.standard_normal((2, 3, 15, 11)).astype(np.float32)
+    value = float(np.float32(scale))
+    rois = _whole_width_rois(rng, value)
+    expected = run_onnxruntime(features, rois, 16, output_height=3, output_width=4, spatial_scale=value,
+                               sampling_ratio=0, coordinate_transformation_mode="half_pixel")  # fmt: skip
+    got = roi_align(features, rois, (3, 4), value, 0, preset="onnxruntime", backend="numpy")
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("aligned_mode", ["half_pixel_for_nn", "half_pixel"])
+def test_openvino_half_pixel_float32_steps_live(aligned_mode):
+    pytest.importorskip("openvino")
+    from test_presets_openvino import openvino_roi_align
+
+    rng = np.random.default_rng(len(aligned_mode))
+    features = rng.standard_normal((2, 3, 15, 11)).astype(np.float32)
+    value = float(np.float32(0.3))
+    rois = _whole_width_rois(rng, value)
+    expected = openvino_roi_align(features, rois, (3, 4), value, 0, "avg", aligned_mode)
+    got = roi_align(features, rois, (3, 4), value, 0, preset="openvino-half-pixel",
+                    options={"aligned_mode": aligned_mode}, backend="numpy")  # fmt: skip
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-5)

@@ -192,6 +192,7 @@ def kernel_arguments(shape, output_size, spatial_scale, conv: Convention, channe
         f(conv.fill_value),
         f(conv.empty_value),
         i(SAMPLE_STEPS.index(conv.sample_step)),
+        i(conv.scale_in_compute_dtype),
     )  # fmt: skip
 
 
