@@ -162,12 +162,9 @@ def _print_table(described: list, spec) -> None:
     table.add_column(f"frameworks it stands for, switches that differ from {BASELINE}, call", overflow="fold")
     for p in described:
         name = f"[bold]{p['name']}[/bold]" + "".join(f"\n[dim]= {alias}[/dim]" for alias in p["aliases"])
-        lines = (
-            ("for", p["reproduces"]),
-            ("differs", _differences_text(p, baseline)),
-            ("call", p["equivalent"]),
-            ("pytorch", p["pytorch"]),
-        )
+        lines = [("for", p["reproduces"]), ("differs", _differences_text(p, baseline)), ("call", p["equivalent"])]
+        if p["pytorch"] != p["equivalent"]:  # the train-ready call, where torchvision's is not the one above
+            lines.append(("pytorch", p["pytorch"]))
         table.add_row(name, "\n".join(f"[bold]{label}:[/bold] {escape(text)}" for label, text in lines))
     console(stderr=False).print(table)
 
