@@ -29,6 +29,10 @@
 // Build with fused multiply-add contraction off (NVRTC --fmad=false) so that a + b * c rounds
 // twice, as it does in NumPy.
 
+// roi_align_backward.cu includes this file when compiled alone; the engine compiles both as one program.
+#ifndef ROIALIGN_FORWARD_CU
+#define ROIALIGN_FORWARD_CU
+
 #include <cuda_fp16.h>
 
 namespace roialign {
@@ -392,3 +396,5 @@ __global__ void roi_align_forward(const T* __restrict__ features, const double* 
                                                   pooled_w, conv));
     }
 }
+
+#endif  // ROIALIGN_FORWARD_CU

@@ -27,6 +27,12 @@
 // computes what the device computes (the ordered kernel exactly; the atomic one up to the order
 // of its sums).
 
+// Compiled alone, this file brings the forward's geometry in; the engine joins the two sources
+// itself (the forward first, which defines ROIALIGN_FORWARD_CU), so nothing is read twice.
+#ifndef ROIALIGN_FORWARD_CU
+#include "roi_align.cu"
+#endif
+
 namespace roialign {
 
 const long long NOT_SELECTED = -1;

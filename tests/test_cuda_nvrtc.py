@@ -141,3 +141,15 @@ def test_kernel_compiles(nvrtc, kernel_file, arch):
     for symbol in lowered:
         assert f".entry {symbol}(" in ptx
     assert f".target sm_{arch}" in ptx
+
+
+@pytest.mark.parametrize("kernel_file", sorted(cuda_engine.KERNELS))
+def test_each_file_compiles_alone(nvrtc, kernel_file):
+    """A kernel file read on its own (as a tool compiling kernels/*.cu one by one reads it) brings in the
+    files it builds on by #include, guarded so that the engine's joined program reads each once."""
+    path = kernel_path(kernel_file)
+    expressions = [cuda_engine.instantiation(k, "float32") for k in cuda_engine.KERNELS[kernel_file]]
+    options = ["-arch=compute_80", "--std=c++17", *cuda_engine.COMPILE_OPTIONS, f"-I{path.parent}"]
+    options += [f"-I{os.fspath(d)}" for d in nvrtc.includes]
+    lowered, _ = nvrtc.compile(path.read_text(), str(path), options, expressions)
+    assert len(lowered) == len(expressions)
