@@ -206,11 +206,7 @@ def _scales(features_shape, image_size, given) -> list:
 
 
 def _same_scale(a, b) -> bool:
-    return all(math.isclose(u, v) for u, v in zip(_scale_pair(a), _scale_pair(b)))
-
-
-def _scale_pair(s) -> tuple[float, float]:
-    return tuple(s) if isinstance(s, (tuple, list)) else (s, s)
+    return all(math.isclose(u, v) for u, v in zip(axis_scales(a), axis_scales(b)))
 
 
 def candidates(rois, features_shape, image_size=None, spatial_scale=None, position_sensitive=False) -> list[Candidate]:

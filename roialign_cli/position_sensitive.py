@@ -9,7 +9,7 @@ PH * PW times the work of the output, in memory no more than the output.
 
 from __future__ import annotations
 
-import sys
+import numpy as np
 
 from .errors import InputError
 
@@ -33,9 +33,8 @@ def pool(engine_pool, features, rois, output_size, spatial_scale, conv):
     for i in range(ph):
         for j in range(pw):
             part = engine_pool(features[:, i * pw + j :: ph * pw], rois, output_size, spatial_scale, plain)
-            if out is None:  # NumPy or CuPy, as the engine returns
-                xp = sys.modules[type(part).__module__.split(".")[0]]
-                out = xp.empty(part.shape, dtype=part.dtype)
+            if out is None:
+                out = np.empty_like(part)  # NumPy or CuPy, as the engine returns (NEP 18 dispatch)
             out[:, :, i, j] = part[:, :, i, j]
     return out
 
@@ -49,17 +48,17 @@ def pool_backward(engine_backward, grad_output, rois, features_shape, output_siz
     plain = conv.with_(channel_mapping="none")
     n, channels, height, width = features_shape
     out = None
+    alone = np.zeros_like(grad_output)  # one bin's gradient at a time, NumPy or CuPy as given
     for i in range(ph):
         for j in range(pw):
             group = i * pw + j
-            alone = grad_output * 0  # this bin's gradient only, NumPy or CuPy as given
             alone[:, :, i, j] = grad_output[:, :, i, j]
             part = engine_backward(
                 alone, rois, (n, channels // bins, height, width), output_size, spatial_scale, plain,
                 deterministic, None if features is None else features[:, group::bins],
             )  # fmt: skip
+            alone[:, :, i, j] = 0
             if out is None:
-                xp = sys.modules[type(part).__module__.split(".")[0]]
-                out = xp.zeros(tuple(features_shape), dtype=part.dtype)
+                out = np.zeros_like(part, shape=tuple(features_shape))
             out[:, group::bins] = part
     return out
