@@ -274,8 +274,3 @@ def save_all(outputs: list[tuple[str, object]], inputs: list[str] = ()) -> None:
 def save_array(out: str, array: np.ndarray, inputs: list[str] = ()) -> None:
     """Write `array` as .npy to `out` (`-`: stdout) atomically; never over one of `inputs`."""
     save_all([(out, array)], inputs)
-
-
-def save_npz(out: str, arrays: dict[str, np.ndarray], inputs: list[str] = ()) -> None:
-    """Write named arrays as an .npz archive to `out` (`-`: stdout) atomically; never over one of `inputs`."""
-    save_all([(out, arrays)], inputs)

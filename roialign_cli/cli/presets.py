@@ -127,10 +127,6 @@ def _choices(option: dict) -> str:
     return "a number" if option["number_switch"] else " | ".join(option["values"])
 
 
-def _options_text(options: list) -> str:
-    return "\n".join(f"{o['name']}: {_choices(o)} (default {o['default']})" for o in options)
-
-
 # The overview shows each preset as its differences from this one: the convention with no offsets or extras.
 BASELINE = "caffe2"
 
