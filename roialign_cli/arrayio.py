@@ -12,8 +12,6 @@ import math
 import os
 import stat
 import sys
-import zipfile
-import zlib
 
 import numpy as np
 
@@ -76,8 +74,15 @@ def _read_npy_stream(stream, head: bytes, name: str) -> bytes:
 
 
 NPY_MAX_HEADER = 10000  # np.load's own limit on a header's size
-# What np.load raises on a damaged file or archive (zlib: a damaged compressed member).
-DAMAGED = (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError)
+
+
+def damaged_errors() -> tuple[type[BaseException], ...]:
+    """What np.load raises on a damaged file or archive (zlib: a damaged compressed member). Built when
+    an error is caught: zipfile's import would cost every plain .npy read a millisecond and a half."""
+    import zipfile
+    import zlib
+
+    return (ValueError, EOFError, OSError, zipfile.BadZipFile, zlib.error, NotImplementedError, KeyError)
 
 
 def _open_source(path: str, what: str, kind: str):
@@ -168,7 +173,7 @@ def _member(archive, key: str, name: str) -> np.ndarray:
         return archive[key]
     except InputError:  # already says what is wrong (and is a ValueError, like the damage below)
         raise
-    except DAMAGED as exc:
+    except damaged_errors() as exc:
         raise InputError(_describe_load_error(f"{name}:{key}", exc)) from None
 
 
@@ -178,7 +183,7 @@ def _open_npz_or_npy(source, name: str, mmap: bool):
         _check_npy(source, name)
     try:
         return np.load(source, allow_pickle=False, mmap_mode="r" if mmap else None)
-    except DAMAGED as exc:
+    except damaged_errors() as exc:
         raise InputError(_describe_load_error(name, exc)) from None
 
 

@@ -16,7 +16,6 @@ import os
 import signal
 import stat
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -203,7 +202,7 @@ class _Renamed(_Staged):
     def stage(cls, path: str, target: str, write: Writer) -> _Renamed:
         parent, name = os.path.split(target)
         # a name near the 255-byte limit must not make its temporary name too long
-        fd, tmp = tempfile.mkstemp(prefix=f".{name[:160]}.", suffix=".partial", dir=parent)
+        fd, tmp = _create_beside(parent, name)
         staged = cls(tmp, target, path)
         try:
             with os.fdopen(fd, "wb") as f:
@@ -227,6 +226,19 @@ class _Renamed(_Staged):
                 pass
 
 
+def _create_beside(parent: str, name: str) -> tuple[int, str]:
+    """A new, private file `.NAME.RANDOM.partial` in `parent`, as tempfile.mkstemp makes it (whose
+    import would cost the seed case more than its pooling); a name near the 255-byte limit is cut."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(parent, f".{name[:160]}.{os.urandom(6).hex()}.partial")
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary name", os.path.join(parent, f".{name[:160]}.*.partial"))
+
+
 def _take_permissions(fd: int, target: str) -> None:
     try:
         st = os.stat(target)
@@ -247,6 +259,8 @@ class _Spooled(_Staged):
 
     def __init__(self, path: str, write: Writer, target: str | None):
         self.path, self.target = path, target
+        import tempfile
+
         self.spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 (closed by commit/discard)
         try:
             write(self.spool)

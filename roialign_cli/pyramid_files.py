@@ -4,7 +4,6 @@ archive's order) or a comma-separated list of .npy files (`p2.npy,p3.npy,p4.npy,
 from __future__ import annotations
 
 import os
-import zipfile
 
 from .errors import InputError
 
@@ -21,6 +20,8 @@ def pyramid_specs(spec: str) -> list[str] | None:
         return parts
     if not spec.lower().endswith(".npz") or not os.path.isfile(spec):
         return None
+    import zipfile  # here: every `pool` asks, and most give a single .npy
+
     try:
         with zipfile.ZipFile(spec) as archive:
             names = [n[: -len(".npy")] for n in archive.namelist() if n.endswith(".npy")]

@@ -47,9 +47,23 @@ def test_the_drawing_commands_help_imports_nothing_heavy():
 def test_presets_imports_no_numpy_scipy_or_cupy():
     from roialign_cli.cli import main
 
-    if "presets" not in main.commands:
+    if "presets" not in main.list_commands(None):
         pytest.skip("the presets command is not registered in this checkout")
     assert heavy_modules_after("presets") == []
+
+
+def test_a_command_imports_no_other_commands_module():
+    """The group imports a command's module only when that command runs (start-up is the user's time)."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=["presets"], heavy=("roialign_cli",))],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    loaded = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    assert "roialign_cli.cli.presets" in loaded
+    assert not loaded & {f"roialign_cli.cli.{name}" for name in ("pool", "convert", "diff", "explain", "onnx", "show")}
 
 
 def test_the_probe_sees_numpy_when_a_command_needs_it(tmp_path):

@@ -14,6 +14,7 @@ and this module alone decides what a failure prints and how the process ends:
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -38,7 +39,24 @@ def usage_line(exc: click.UsageError) -> str:
 
 
 class OneLineGroup(click.Group):
-    """A group whose `main` never lets a failure print more than one line (see the module's doc)."""
+    """A group whose `main` never lets a failure print more than one line (see the module's doc), and
+    whose `lazy_commands` ({name: "module:function"} under this package) are imported only when named:
+    start-up is part of the user's time, and a command's module pulls in its own dependencies."""
+
+    def __init__(self, *args, lazy_commands: dict[str, str] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.lazy_commands = dict(lazy_commands or {})
+
+    def list_commands(self, ctx):
+        return sorted({*super().list_commands(ctx), *self.lazy_commands})
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name in self.commands or cmd_name not in self.lazy_commands:
+            return super().get_command(ctx, cmd_name)
+        module, _, name = self.lazy_commands[cmd_name].partition(":")
+        command = getattr(importlib.import_module(f".{module}", __package__), name)
+        self.add_command(command, cmd_name)
+        return command
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         from ..output_files import Terminated, sigterm_raises

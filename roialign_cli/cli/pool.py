@@ -6,7 +6,7 @@ import time
 
 import click
 
-from .common import UserError, console, note, print_json, reports_errors, warn
+from .common import UserError, note, print_json, reports_errors, warn
 from .options import convention_options, json_option, output_destination, output_option
 from .values import parse_size
 
@@ -85,7 +85,7 @@ def report(summary: dict, as_json: bool, output, title: str) -> None:
     if as_json:
         print_json(summary)
     else:
-        print_summary(summary, console(stderr=output is not None and arrayio.is_stdout(output)), title)
+        print_summary(summary, err=output is not None and arrayio.is_stdout(output), title=title)
 
 
 def timed_pool(features, roi_boxes, size, scale, convention, call):
@@ -132,24 +132,25 @@ def _relative_warning(roi_boxes, scale) -> str | None:
     )
 
 
-def print_summary(summary, out, title: str = "roialign pool") -> None:
-    from rich.table import Table
-
+def print_summary(summary, err: bool, title: str = "roialign pool") -> None:
+    """The summary as aligned `name  value` lines: plain text, since rich's import would cost the seed
+    case a fifth of its wall time."""
     from ..conventions import format_value
     from ..equivalents import scale_text
 
-    table = Table(title=title, show_header=False, title_justify="left")
-    table.add_column(style="bold")
-    table.add_column()
     f, r, o = summary["features"], summary["rois"], summary["output"]
-    table.add_row("features", f"{f['shape']} {f['dtype']} {f['layout'].upper()}")
     dropped = f", {r['padding_rows_dropped']} padding rows dropped" if r["padding_rows_dropped"] else ""
-    table.add_row("rois", f"{r['count']} read as {r['read_as']}{dropped}")
-    table.add_row("output", f"{o['shape']} {o['dtype']} -> {o['path'] or '(not written: give -o OUT)'}")
     options = "".join(f", {k}={v}" for k, v in summary["options"].items())
-    table.add_row("preset", (summary["preset"] or "(none: torchvision semantics)") + options)
     height, width = summary["output_size"]
-    table.add_row("scale / size", f"{scale_text(summary['spatial_scale'])} / {height}x{width}")
-    table.add_row("switches", ", ".join(f"{k}={format_value(v)}" for k, v in summary["convention"].items()))
-    table.add_row("backend", f"{summary['backend']} in {summary['seconds'] * 1000:.1f} ms")
-    out.print(table)
+    rows = {
+        "features": f"{f['shape']} {f['dtype']} {f['layout'].upper()}",
+        "rois": f"{r['count']} read as {r['read_as']}{dropped}",
+        "output": f"{o['shape']} {o['dtype']} -> {o['path'] or '(not written: give -o OUT)'}",
+        "preset": (summary["preset"] or "(none: torchvision semantics)") + options,
+        "scale / size": f"{scale_text(summary['spatial_scale'])} / {height}x{width}",
+        "switches": ", ".join(f"{k}={format_value(v)}" for k, v in summary["convention"].items()),
+        "backend": f"{summary['backend']} in {summary['seconds'] * 1000:.1f} ms",
+    }
+    click.echo(title, err=err)
+    for name, value in rows.items():
+        click.echo(f"  {name:<13} {value}", err=err)

@@ -76,7 +76,7 @@ def axis_weights(taps: AxisTaps, length: int, ct) -> tuple[np.ndarray, np.ndarra
     r_low = np.where(use, taps.low - base[:, :, None], 0)
     r_high = np.where(use, taps.high - base[:, :, None], 0)
     width = int(r_high.max(initial=0)) + 1
-    if width >= 2 * grid:
+    if width > 2 * grid:
         index = np.concatenate([taps.low, taps.high], axis=2)
         weights = np.concatenate([np.where(use, taps.w_low, 0), np.where(use, taps.w_high, 0)], axis=2)
         return index, weights.astype(ct)
