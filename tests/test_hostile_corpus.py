@@ -212,6 +212,7 @@ INFO = [
 TOP = [
     ([], 2, "missing command"),
     (["nope"], 2, "nope"),
+    (["poo"], 2, "Did you mean 'pool'?"),
     (["--bogus"], 2, "--bogus"),
     (["convert"], 2, "missing command"),
     (["convert", "nope"], 2, "nope"),
