@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
 import sys
 
@@ -70,6 +69,8 @@ def print_json(payload) -> None:
     a NaN or an infinity, which JSON cannot hold, becomes the string "nan", "inf" or "-inf" (what Python's
     float() reads back), so that it stays apart from null, which means "none" (no value, or a switch that is off).
     """
+    import json  # here: most runs print no JSON
+
     click.echo(json.dumps(_plain(payload), indent=2, allow_nan=False))
 
 
