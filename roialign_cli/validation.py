@@ -18,8 +18,10 @@ def check_features(shape: tuple[int, ...], dtype) -> None:
         raise InputError(f"features must be 4-d [N, C, H, W], got shape {list(shape)}")
     if str(np.dtype(dtype)) not in FLOAT_KINDS:
         raise InputError(f"features must be float16, float32 or float64, not {np.dtype(dtype)}")
-    if min(shape[0], shape[2], shape[3]) == 0:
-        raise InputError(f"features have an empty batch, height or width: shape {list(shape)}")
+    # an empty batch is an empty dataloader batch (torchvision pools it to [0, C, PH, PW]); any roi then names
+    # a missing image, which check_rois reports
+    if min(shape[2], shape[3]) == 0:
+        raise InputError(f"features have an empty height or width: shape {list(shape)}")
 
 
 def check_rois(rois, batch_size: int) -> np.ndarray:
@@ -41,9 +43,9 @@ def check_batch(batch: np.ndarray, batch_size: int) -> None:
     outside = (batch < 0) | (batch >= batch_size)
     if outside.any():
         k = int(np.flatnonzero(outside)[0])
+        valid = f"valid: 0..{batch_size - 1}" if batch_size else "the batch is empty: only an empty set of rois fits it"
         raise InputError(
-            f"roi {k} has batch index {int(batch[k])}, outside the features' batch of {batch_size} "
-            f"(valid: 0..{batch_size - 1})"
+            f"roi {k} has batch index {int(batch[k])}, outside the features' batch of {batch_size} ({valid})"
         )
 
 

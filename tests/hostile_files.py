@@ -81,6 +81,7 @@ def make_corpus(root: Path) -> Path:
     np.save(root / "f_int.npy", np.zeros(FEATURES_SHAPE, np.int32))
     np.save(root / "f_3d.npy", np.zeros((4, 24, 32), np.float32))
     np.save(root / "f_empty_h.npy", np.zeros((2, 4, 0, 32), np.float32))
+    np.save(root / "f_empty_n.npy", np.zeros((0, 4, 24, 32), np.float32))
     np.save(root / "f_complex.npy", np.zeros(FEATURES_SHAPE, np.complex64))
     np.save(root / "r_nan.npy", np.array([[0, 1, 1, np.nan, 5]], np.float32))
     np.save(root / "r_inf.npy", np.array([[0, 1, 1, np.inf, 5]], np.float32))

@@ -34,7 +34,8 @@ POOL = [
     (["f_int.npy", "r.npy"], 2, "float16, float32 or float64"),
     (["f_complex.npy", "r.npy"], 2, "float16, float32 or float64"),
     (["f_3d.npy", "r.npy"], 2, "4-d"),
-    (["f_empty_h.npy", "r.npy"], 2, "empty batch, height or width"),
+    (["f_empty_h.npy", "r.npy"], 2, "empty height or width"),
+    (["f_empty_n.npy", "r.npy"], 2, "the batch is empty"),
     (["f.npy", "r_nan.npy"], 2, "NaN"),
     (["f.npy", "r_inf.npy"], 2, "NaN or infinite"),
     (["f.npy", "r_batch.npy"], 2, "batch index 5"),
@@ -88,6 +89,7 @@ POOL = [
     (["f.npy", "r.npy", "-o", "{out}/" + "a" * 250 + ".npy"], 0, None),  # its temporary name must fit too
     (["f0.npy", "r.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npy", "r_empty.npy", "-o", "{out}/o.npy"], 0, None),
+    (["f_empty_n.npy", "r_empty.npy", "-o", "{out}/o.npy"], 0, None),
     (["f.npz", "r.npy", "-o", "{out}/o.npy"], 0, None),
     (["odd_members.npz:feat", "r.npy", "-o", "{out}/o.npy"], 0, None),  # a member named without .npy
     (["f.npy", "r_1e30.npy", "--sampling-ratio", "2", "-o", "{out}/o.npy"], 0, None),
