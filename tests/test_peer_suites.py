@@ -2,6 +2,10 @@
 
 - mmcv `tests/test_ops/test_roi_align.py`: three inputs pooled 2x2 at scale 1, sampling ratio 2, avg,
   aligned=True, and the gradient of the summed output (mmcv asserts both to atol 1e-3);
+- OpenVINO `src/plugins/template/tests/functional/op_reference/roi_align.cpp` (ROIAlign-3 and -9 on two 8x8
+  maps, avg and max, each aligned mode it lists) and `experimental_detectron_roi_feature_extractor.cpp` (one
+  level at stride 4, 3x3, sampling ratio 2, not aligned); half_pixel_for_nn's values are printed to two
+  decimals there;
 - detectron2 `tests/layers/test_roi_align.py` (its ROIAlign is torchvision's op): `test_forward_output`
   (a 5x5 ramp, box [1, 1, 3, 3], 4x4, aligned False and True), `test_resize` (pooling a map and its 2x
   downsampled copy with the box halved agree to 1e-4), `test_empty_box` (zeros, and a zero gradient) and
@@ -17,6 +21,8 @@ import pytest
 
 from roialign_cli import roi_align
 from roialign_cli.api import roi_align_backward
+from roialign_cli.presets import resolve
+from roialign_cli.pyramid import pool_pyramid
 
 MMCV_INPUTS = [
     ([[[[1.0, 2.0], [3.0, 4.0]]]], [[0.0, 0.0, 0.0, 1.0, 1.0]]),
@@ -100,3 +106,48 @@ def test_detectron2_empty_box_pools_and_backpropagates_zeros():
 def test_detectron2_empty_batch():
     output = roi_align(np.zeros((0, 3, 10, 10), np.float32), np.zeros((0, 5), np.float32), (7, 7), 1.0, 0, True)
     assert output.shape == (0, 3, 7, 7)
+
+
+OPENVINO_MAPS = np.array(
+    [0, 1, 8, 5, 5, 2, 0, 7, 7, 10, 4, 5, 9, 0, 0, 5, 7, 0, 4, 0, 4, 7, 6, 10, 9, 5, 1, 7, 4, 7, 10, 8,
+     2, 0, 8, 3, 6, 8, 10, 4, 2, 10, 7, 8, 7, 0, 6, 9, 2, 4, 8, 5, 2, 3, 3, 1, 5, 9, 10, 0, 9, 5, 5, 3,
+     10, 5, 2, 0, 10, 0, 5, 4, 3, 10, 5, 5, 10, 0, 8, 8, 9, 1, 0, 7, 9, 6, 8, 7, 10, 9, 2, 3, 3, 5, 6, 9,
+     4, 9, 2, 4, 5, 5, 3, 1, 1, 6, 8, 0, 5, 5, 10, 8, 6, 9, 6, 9, 1, 2, 7, 1, 1, 3, 0, 4, 0, 7, 10, 2],
+    dtype=np.float32,
+).reshape(2, 1, 8, 8)  # fmt: skip
+OPENVINO_MAX = [4.375, 4.9375, 5.6875, 5.625, 4.625, 7.125, 3.3125, 4.3125]
+OPENVINO_CASES = [
+    ("avg", "asymmetric", [3, 3.75, 4.75, 5, 3, 5.5, 2.75, 3.75], 1e-6),
+    ("max", "asymmetric", OPENVINO_MAX, 1e-6),
+    ("avg", "half_pixel_for_nn", [3.14, 2.16, 2.86, 5.03, 1.83, 5.84, 2.77, 3.44], 5e-3),
+    ("max", "half_pixel", OPENVINO_MAX, 1e-6),
+]
+
+
+@pytest.mark.parametrize(
+    "mode, aligned_mode, expected, atol", OPENVINO_CASES, ids=[f"{c[0]}-{c[1]}" for c in OPENVINO_CASES]
+)
+def test_openvino_roi_align_reference_cases(mode, aligned_mode, expected, atol):
+    rois = np.array([[0, 2, 2, 4, 4], [1, 2, 2, 4, 4]], np.float32)
+    preset = "openvino-max" if mode == "max" else "openvino-half-pixel"
+    output = roi_align(
+        OPENVINO_MAPS, rois, (2, 2), 1.0, 2, preset=preset, mode=mode, options={"aligned_mode": aligned_mode}
+    )
+    np.testing.assert_allclose(output.ravel(), expected, rtol=0, atol=atol)
+
+
+def test_openvino_experimental_detectron_roi_feature_extractor_reference_case():
+    boxes = np.array([[0, 1, 2, 3], [4, 5, 6, 7]], np.float32)
+    level = np.arange(12, dtype=np.float32).reshape(1, 2, 2, 3)
+    rois = np.concatenate([np.zeros((2, 1), np.float32), boxes], axis=1)
+    result = pool_pyramid(
+        [level], rois, 3, resolve("caffe2", sampling_ratio=2), mapper="openvino-experimental-detectron",
+        spatial_scales=[1 / 4], backend="numpy",
+    )  # fmt: skip
+    expected = [
+        1.416667, 1.75, 2.083333, 2.416667, 2.75, 3.083333, 3.166667, 3.5, 3.833333,
+        7.416667, 7.75, 8.083333, 8.416667, 8.75, 9.083334, 9.166666, 9.5, 9.833334,
+        4.166667, 4.5, 4.833333, 4.166667, 4.5, 4.833333, 2.083333, 2.25, 2.416667,
+        10.16667, 10.5, 10.83333, 10.16667, 10.5, 10.83333, 5.083333, 5.25, 5.416667,
+    ]  # fmt: skip
+    np.testing.assert_allclose(result.output.ravel(), expected, rtol=0, atol=1e-5)
