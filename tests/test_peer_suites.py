@@ -1,7 +1,8 @@
 """Cases from the peers' own unit tests, with the values those tests assert (facts, restated here):
 
 - mmcv `tests/test_ops/test_roi_align.py`: three inputs pooled 2x2 at scale 1, sampling ratio 2, avg,
-  aligned=True, and the gradient of the summed output (mmcv asserts both to atol 1e-3);
+  aligned=True, and the gradient of the summed output (mmcv asserts both to atol 1e-3); and
+  `test_roi_pool.py`: the same inputs through RoIPool (Caffe's, as torchvision's `roi_pool`), with gradients;
 - OpenVINO `src/plugins/template/tests/functional/op_reference/roi_align.cpp` (ROIAlign-3 and -9 on two 8x8
   maps, avg and max, each aligned mode it lists) and `experimental_detectron_roi_feature_extractor.cpp` (one
   level at stride 4, 3x3, sampling ratio 2, not aligned); half_pixel_for_nn's values are printed to two
@@ -64,6 +65,29 @@ def test_mmcv_roi_align_cases(case, dtype, backend):
     output = roi_align(features, rois, **call)
     np.testing.assert_allclose(output.astype(np.float64), expected_output, atol=1e-3)
     grad = roi_align_backward(np.ones_like(output), rois, features.shape, **call)
+    np.testing.assert_allclose(grad.astype(np.float64), expected_grad, atol=1e-3)
+
+
+MMCV_ROI_POOL_OUTPUTS = [
+    ([[[[1.0, 2.0], [3.0, 4.0]]]], [[[[1.0, 1.0], [1.0, 1.0]]]]),
+    ([[[[1.0, 2.0], [3.0, 4.0]], [[4.0, 3.0], [2.0, 1.0]]]], [[[[1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]]]),
+    (
+        [[[[4.0, 8.0], [12.0, 16.0]]]],
+        [[[[0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0], [0.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0]]]],
+    ),
+]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "reference"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("case", range(len(MMCV_INPUTS)))
+def test_mmcv_roi_pool_cases(case, dtype, backend):
+    features, rois = (np.array(a, dtype=dtype) for a in MMCV_INPUTS[case])
+    expected_output, expected_grad = (np.array(a) for a in MMCV_ROI_POOL_OUTPUTS[case])
+    call = dict(output_size=(2, 2), spatial_scale=1.0, preset="torchvision-roi-pool", backend=backend)
+    output = roi_align(features, rois, **call)
+    np.testing.assert_allclose(output.astype(np.float64), expected_output, atol=1e-3)
+    grad = roi_align_backward(np.ones_like(output), rois, features.shape, features=features, **call)
     np.testing.assert_allclose(grad.astype(np.float64), expected_grad, atol=1e-3)
 
 
