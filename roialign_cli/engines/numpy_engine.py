@@ -244,9 +244,14 @@ def _sparse_product(values: np.ndarray, columns: np.ndarray, pixels: int):
 
     # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
     keep = values != 0
-    indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
-    np.cumsum(keep.sum(axis=1), out=indptr[1:])
-    matrix = scipy.sparse.csr_matrix((values[keep], columns[keep], indptr), shape=(len(values), pixels))
+    if keep.all():  # rows of one width, nothing to drop: the arrays are the matrix as they are
+        indptr = np.arange(0, values.size + 1, values.shape[1], dtype=columns.dtype)
+        data, indices = values.ravel(), columns.ravel()
+    else:
+        indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
+        np.cumsum(keep.sum(axis=1), out=indptr[1:])
+        data, indices = values[keep], columns[keep]
+    matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(values), pixels))
     return lambda image: matrix @ image
 
 
