@@ -49,6 +49,20 @@ def roialign_model(opset: int = 16, *, conv: bool = False, second: dict | None =
     return _model(onnx, graph, opset)
 
 
+def one_node_model(node, opset: int = 16):
+    """A model of one RoiAlign `node` reading X, rois and batch_indices (any shapes) into Y."""
+    onnx = _onnx()
+    from onnx import TensorProto, helper
+
+    inputs = [
+        helper.make_tensor_value_info("X", TensorProto.FLOAT, None),
+        helper.make_tensor_value_info("rois", TensorProto.FLOAT, None),
+        helper.make_tensor_value_info("batch_indices", TensorProto.INT64, None),
+    ]
+    outputs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)]
+    return _model(onnx, helper.make_graph([node], "roi_align", inputs, outputs), opset)
+
+
 def torchvision_opset11_model(spatial_scale: float = SCALE, **attributes):
     """What torchvision's old opset-11 export wrote for roi_align(aligned=True): rois [K,5] split by Gather
     into batch indices (Cast to int64) and boxes, the boxes shifted by Sub(0.5 / spatial_scale)."""

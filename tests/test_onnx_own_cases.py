@@ -16,9 +16,10 @@ import pytest
 
 onnx = pytest.importorskip("onnx")
 node_cases = pytest.importorskip("onnx.backend.test.case.node.roialign")
-from onnx import TensorProto, helper  # noqa: E402
+from onnx import helper  # noqa: E402
 from onnx.reference import ReferenceEvaluator  # noqa: E402
 
+from onnx_models import one_node_model  # noqa: E402
 from roialign_cli import roi_align  # noqa: E402
 
 
@@ -57,20 +58,9 @@ def ours(features, rois, batch_indices, attrs: dict) -> np.ndarray:
     )
 
 
-def reference(node, features, rois, batch_indices, opset: int = 16) -> np.ndarray:
-    graph = helper.make_graph(
-        [node],
-        "roi_align",
-        [
-            helper.make_tensor_value_info("X", TensorProto.FLOAT, None),
-            helper.make_tensor_value_info("rois", TensorProto.FLOAT, None),
-            helper.make_tensor_value_info("batch_indices", TensorProto.INT64, None),
-        ],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+def reference(node, features, rois, batch_indices) -> np.ndarray:
     feeds = {"X": features, "rois": rois.astype(np.float32), "batch_indices": batch_indices.astype(np.int64)}
-    return ReferenceEvaluator(model).run(None, feeds)[0]
+    return ReferenceEvaluator(one_node_model(node)).run(None, feeds)[0]
 
 
 CASES = shipped_cases()

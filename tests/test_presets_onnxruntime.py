@@ -14,6 +14,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 ort.set_default_logger_severity(3)  # its max mode warns about corner-max on every session
 
+from onnx_models import one_node_model  # noqa: E402
 from roialign_cli import roi_align  # noqa: E402
 
 OUTPUT_SIZE = (5, 4)
@@ -21,22 +22,8 @@ SCALE = 0.25
 
 
 def run_onnxruntime(features, rois, opset: int, **attributes) -> np.ndarray:
-    from onnx import TensorProto, helper
-
-    node = helper.make_node("RoiAlign", ["X", "rois", "batch_indices"], ["Y"], **attributes)
-    graph = helper.make_graph(
-        [node],
-        "roi_align",
-        [
-            helper.make_tensor_value_info("X", TensorProto.FLOAT, None),
-            helper.make_tensor_value_info("rois", TensorProto.FLOAT, None),
-            helper.make_tensor_value_info("batch_indices", TensorProto.INT64, None),
-        ],
-        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, None)],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
-    model.ir_version = 8  # readable by every onnxruntime that implements opset 16
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    node = onnx.helper.make_node("RoiAlign", ["X", "rois", "batch_indices"], ["Y"], **attributes)
+    session = ort.InferenceSession(one_node_model(node, opset).SerializeToString(), providers=["CPUExecutionProvider"])
     inputs = {"X": features, "rois": rois[:, 1:].astype(np.float32), "batch_indices": rois[:, 0].astype(np.int64)}
     return session.run(None, inputs)[0]
 
