@@ -227,8 +227,8 @@ class _Renamed(_Staged):
 
 
 def _create_beside(parent: str, name: str) -> tuple[int, str]:
-    """A new, private file `.NAME.RANDOM.partial` in `parent`, as tempfile.mkstemp makes it (whose
-    import would cost the seed case more than its pooling); a name near the 255-byte limit is cut."""
+    """A new, private file `.NAME.RANDOM.partial` in `parent`, as tempfile.mkstemp makes it (tempfile's
+    import would weigh on every start that writes a file); a name near the 255-byte limit is cut."""
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     for _ in range(100):
         tmp = os.path.join(parent, f".{name[:160]}.{os.urandom(6).hex()}.partial")

@@ -1,7 +1,7 @@
 """The `roialign` command line. Commands only parse and print; the work lives in the library.
 
-Each command's module is imported only when that command runs (`LazyGroup`), and imports NumPy
-inside its functions, so `roialign --help` and `roialign presets` start without it.
+Each command's module is imported only when that command runs (`OneLineGroup`'s lazy commands), and
+imports NumPy inside its functions, so `roialign --help` and `roialign presets` start without it.
 """
 
 import click

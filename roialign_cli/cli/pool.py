@@ -133,8 +133,8 @@ def _relative_warning(roi_boxes, scale) -> str | None:
 
 
 def print_summary(summary, err: bool, title: str = "roialign pool") -> None:
-    """The summary as aligned `name  value` lines: plain text, since rich's import would cost the seed
-    case a fifth of its wall time."""
+    """The summary as aligned `name  value` lines: plain text, since rich's import would weigh on every
+    `pool` start (BENCHMARKS.md, start-up)."""
     from ..conventions import format_value
     from ..equivalents import scale_text
 
