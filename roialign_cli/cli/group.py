@@ -60,7 +60,8 @@ class OneLineGroup(click.Group):
 
     def resolve_command(self, ctx, args):
         name = click.utils.make_str(args[0]) if args else ""
-        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+        unknown = args and not name.startswith("-") and self.get_command(ctx, name) is None
+        if unknown and not ctx.resilient_parsing:  # shell completion asks with resilient parsing
             from difflib import get_close_matches
 
             close = get_close_matches(name, self.list_commands(ctx), n=1)
