@@ -38,6 +38,7 @@ CORPUS_FILES = [
     "r_1e30.npy",
     "r_huge.npy",
     "f0.npy",
+    "f_empty_n.npy",
     "adir",
     "empty.npy",
 ]
