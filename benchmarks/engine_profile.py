@@ -43,17 +43,18 @@ def profile(call, repeats: int) -> dict[str, float]:
 
         return run
 
-    real = engine._mapper, engine._sparse_product, engine._gathered_product
+    real = engine._mapper, engine._SparseProduct.__call__, engine._gathered_product
 
     @contextmanager
     def mapper(workers):
         with real[0](workers) as each:
             yield lambda fn, items: each(timed(fn, fn.__name__), items)
 
-    def products(factory):
-        return lambda *args: timed(factory(*args), "product")
+    def gathered(*args):
+        return timed(real[2](*args), "product")
 
-    engine._mapper, engine._sparse_product, engine._gathered_product = mapper, products(real[1]), products(real[2])
+    engine._mapper, engine._gathered_product = mapper, gathered
+    engine._SparseProduct.__call__ = timed(real[1], "product")
     samples = defaultdict(list)
     try:
         call()
@@ -72,7 +73,7 @@ def profile(call, repeats: int) -> dict[str, float]:
             for name, seconds in phase.items():
                 samples[name].append(seconds)
     finally:
-        engine._mapper, engine._sparse_product, engine._gathered_product = real
+        engine._mapper, engine._SparseProduct.__call__, engine._gathered_product = real
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

@@ -46,11 +46,14 @@ def roi_align(
     return pool(features, rois, output_size, scale, convention, backend, layout)[0]
 
 
-def pool(features, rois, output_size, spatial_scale, convention: Convention, backend: str = "auto", layout="nchw"):
+def pool(
+    features, rois, output_size, spatial_scale, convention: Convention, backend: str = "auto", layout="nchw", into=None
+):
     """Validate, pick an engine and run it. Returns (output, engine choice).
 
     `rois` are `boxes.Boxes` in absolute coordinates or an array [K, 5] (batch, x1, y1, x2, y2): they
-    are checked here, once, and reach the engine as float64 [K, 5].
+    are checked here, once, and reach the engine as float64 [K, 5]. `into` (out, rows), for NCHW
+    only: roi i's result goes to out[rows[i]] and the output is out (the levels of a pyramid).
     """
     check_layout(layout, len(features.shape))
     if layout == "nhwc":
@@ -63,7 +66,7 @@ def pool(features, rois, output_size, spatial_scale, convention: Convention, bac
     rois = check_rois(_to_host(rois), features.shape[0])
     choice = engines.choose(backend, features)
     check_work(rois, features, output_size, scale, convention, engine=choice.name)
-    out = engines.run(choice, features, rois, output_size, scale, convention)
+    out = engines.run(choice, features, rois, output_size, scale, convention, into)
     return (out.transpose(0, 2, 3, 1) if layout == "nhwc" else out), choice
 
 

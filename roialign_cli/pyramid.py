@@ -129,8 +129,7 @@ def pool_levels(maps, rois, levels, pyramid, output_size, convention, backend):
     for index, (features, scale) in enumerate(zip(maps, pyramid.scales, strict=True)):
         rows = np.flatnonzero(levels == index)
         if rows.size:
-            pooled, _ = api.pool(features, rois[rows], (ph, pw), scale, convention, backend)
-            out[xp.asarray(rows)] = pooled
+            api.pool(features, rois[rows], (ph, pw), scale, convention, backend, into=(out, xp.asarray(rows)))
     return out
 
 

@@ -71,3 +71,25 @@ def test_max_mode_is_the_max_over_bilinear_samples(rng):
     assert out.item() == pytest.approx(8 * 0.75 + 4 * 0.75)
     avg = roi_align(features, rois, (1, 1), 1.0, sampling_ratio=2, backend="numpy")
     assert avg.item() == pytest.approx(8 * 0.5 + 4 * 0.5)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "reference"])
+@pytest.mark.parametrize("preset", [None, "torchvision-ps-roi-align"])
+def test_pool_into_rows_of_a_larger_output(case, backend, preset, monkeypatch):
+    """`into` (the pyramid's levels): the NumPy engine writes its rows in place, the others are
+    copied there; either way the other rows stay as they were."""
+    from roialign_cli import api, engines
+    from roialign_cli.engines import numpy_engine
+
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)  # the threaded path as well as the small one
+    features, rois = case
+    features = np.concatenate([features] * 2, axis=1)  # 8 channels: 2x2 bins of 2 position-sensitive channels
+    conv = resolve(preset)
+    alone, _ = api.pool(features, rois, (2, 2), 0.25, conv, backend)
+    out = np.full((5, *alone.shape[1:]), 7.0)
+    rows = np.array([4, 0, 2])
+    written, _ = api.pool(features, rois, (2, 2), 0.25, conv, backend, into=(out, rows))
+    assert written is out
+    np.testing.assert_array_equal(out[rows], alone)
+    assert (out[[1, 3]] == 7.0).all()
+    assert engines.get(backend).pool(features, rois[:0], (2, 2), 0.25, conv, into=(out, rows[:0])) is out

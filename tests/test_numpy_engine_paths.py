@@ -128,13 +128,48 @@ def test_padded_channels_last_rows(channels, dtype, rng, monkeypatch):
 
 
 @pytest.mark.parametrize("workers", [1, 2, 3])
-def test_channels_last_copy(workers, rng):
+@pytest.mark.parametrize("stage_bytes", [1, 1 << 18])
+@pytest.mark.parametrize("compacted", [False, True])
+def test_channels_last_copy(workers, stage_bytes, compacted, rng, monkeypatch):
+    monkeypatch.setattr(numpy_engine, "STAGE_BYTES", stage_bytes)
     block = rng.standard_normal((5, 37, 29)).astype(np.float16)
+    pixels = np.flatnonzero(rng.random(37 * 29) < 0.3) if compacted else None
     out = np.full((37 * 29, 7), np.nan, dtype=np.float32)
     with numpy_engine._mapper(workers) as each:
-        numpy_engine.channels_last(block, out, each, workers)
-    np.testing.assert_array_equal(out[:, :5], block.reshape(5, -1).T.astype(np.float32))
-    assert not out[:, 5:].any()
+        numpy_engine.channels_last(block, out, each, workers, pixels)
+    expected = block.reshape(5, -1).T.astype(np.float32)
+    rows = len(expected) if pixels is None else len(pixels)
+    np.testing.assert_array_equal(out[:rows, :5], expected if pixels is None else expected[pixels])
+    assert not out[:rows, 5:].any()
+
+
+def test_compaction_reads_only_the_pixels_of_few_small_rois(rng, monkeypatch):
+    """A large map holding a few small rois: only the pixels their matrices read are copied, and
+    the output is the one of the whole copy."""
+    features = rng.standard_normal((2, 6, 90, 120)).astype(np.float32)
+    x1, y1 = rng.uniform(0, 440, 9), rng.uniform(0, 320, 9)
+    sides = rng.uniform(4, 40, (2, 9))
+    rois = np.stack([np.arange(9) % 2, x1, y1, x1 + sides[0], y1 + sides[1]], axis=1)
+    conv = resolve(None, aligned=True, sampling_ratio=2)
+    monkeypatch.setattr(numpy_engine, "SMALL_WORK", 0)
+    copied = []
+    real = numpy_engine.channels_last
+    monkeypatch.setattr(numpy_engine, "channels_last", lambda *args: copied.append(args[4] is not None) or real(*args))
+    compacted = run(features, rois, conv)
+    monkeypatch.setattr(numpy_engine, "COMPACT_SHARE", 0)
+    whole = run(features, rois, conv)
+    assert copied == [True, True, False, False]
+    np.testing.assert_array_equal(compacted, whole)
+
+
+def test_no_compaction_without_a_sparse_product_or_for_most_of_the_image(rng):
+    values = np.ones((4, 2), dtype=np.float32)
+    product = numpy_engine._SparseProduct(values, np.array([[0, 1], [2, 3], [0, 5], [6, 6]], np.int32), 10)
+    with numpy_engine._mapper(1) as each:
+        assert numpy_engine._compact([product, None], 10, each) is None
+        assert numpy_engine._compact([product], 10, each) is not None  # 6 of 10 pixels
+        assert numpy_engine._compact([product], 9, each) is None  # 6 of 9
+        np.testing.assert_array_equal(product.matrix.indices, [0, 1, 2, 3, 0, 4, 5, 5])
 
 
 def test_chunks_cover_every_roi_once_balanced_costliest_first(rng, monkeypatch):
@@ -202,7 +237,7 @@ def test_gathered_product_is_the_sparse_product(block_bytes, rng, monkeypatch):
     columns = rng.integers(0, 50, values.shape).astype(np.int32)
     image = rng.standard_normal((50, 7)).astype(np.float32)
     gathered = numpy_engine._gathered_product(values, columns, len(image))(image)
-    sparse = numpy_engine._sparse_product(values, columns, len(image))(image)
+    sparse = numpy_engine._SparseProduct(values, columns, len(image))(image)
     np.testing.assert_allclose(gathered, sparse, rtol=1e-6, atol=1e-6)
 
 

@@ -53,12 +53,23 @@ class _Registered:
 
     module: ModuleType
 
-    def pool(self, features, rois, output_size, spatial_scale, convention):
-        if convention.channel_mapping == "position-sensitive" and not getattr(self.module, "POSITION_SENSITIVE", False):
+    def pool(self, features, rois, output_size, spatial_scale, convention, into=None):
+        """`into` (out, rows): write roi i's result into out[rows[i]] and return out; the modules that
+        can (WRITES_INTO) write there directly, for the others the result is copied there."""
+        mapped = convention.channel_mapping == "position-sensitive"
+        if mapped and not getattr(self.module, "POSITION_SENSITIVE", False):
             from .. import position_sensitive
 
-            return position_sensitive.pool(self.module.pool, features, rois, output_size, spatial_scale, convention)
-        return self.module.pool(features, rois, output_size, spatial_scale, convention)
+            result = position_sensitive.pool(self.module.pool, features, rois, output_size, spatial_scale, convention)
+        elif into is not None and getattr(self.module, "WRITES_INTO", False):
+            return self.module.pool(features, rois, output_size, spatial_scale, convention, into=into)
+        else:
+            result = self.module.pool(features, rois, output_size, spatial_scale, convention)
+        if into is None:
+            return result
+        out, rows = into
+        out[rows] = result
+        return out
 
     def pool_backward(self, grad_output, rois, features_shape, output_size, spatial_scale, convention, *args, **kw):
         if convention.channel_mapping == "position-sensitive":
@@ -107,8 +118,8 @@ def choose(backend: str, features=None) -> Choice:
     return Choice("numpy", note=f"using the NumPy engine: {reason}")
 
 
-def run(choice: Choice, features, rois, output_size, spatial_scale, convention):
-    return choice.engine.pool(features, rois, output_size, spatial_scale, convention)
+def run(choice: Choice, features, rois, output_size, spatial_scale, convention, into=None):
+    return choice.engine.pool(features, rois, output_size, spatial_scale, convention, into)
 
 
 def run_backward(choice: Choice, grad_output, rois, features_shape, output_size, spatial_scale, convention,

@@ -11,11 +11,12 @@ the samples of a chunk and keeps a running maximum of gathered values.
 Where the time goes, and what keeps it down: each chunk's matrix is built once per image and
 applied to the image one block of channels at a time (a small buffer, reused, instead of a fresh
 copy of the whole image); the channels-last copy of a block is staged through cache (see
-`channels_last`); chunks group rois so that little of their padding is built, and run costliest
-first; the transposing write of each chunk into the [K, C, PH, PW] output reads rows padded off
-512-byte multiples (see `_row_width`). Small calls run in the calling thread with a gathered
-product, so that they pay for neither threads nor SciPy's import. benchmarks/bench.py measures
-all of it against torchvision.
+`channels_last`), and holds only the pixels the matrices read where that is a small part of the
+image (a large map with a few small rois: the finest level of a pyramid); chunks group rois so
+that little of their padding is built, and run costliest first; the transposing write of each
+chunk into the [K, C, PH, PW] output reads rows padded off 512-byte multiples (see
+`_row_width`). Small calls run in the calling thread with a gathered product, so that they pay
+for neither threads nor SciPy's import. benchmarks/bench.py measures all of it against torchvision.
 
 The geometry (positions, taps, weights) is `roialign_cli.geometry`, the specification; this
 module holds only the speed, and the reference engine checks it.
@@ -24,7 +25,9 @@ module holds only the speed, and the reference engine checks it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
@@ -57,6 +60,10 @@ SMALL_WORK = 1 << 22
 GATHER_BLOCK_BYTES = 512 << 10
 # Staging block of the transposing copy: well inside a core's L2 cache.
 STAGE_BYTES = 256 << 10
+# Copy only the pixels the chunks' matrices read, where they are at most this share of the image
+# (a large map holding few small rois: the finest level of a pyramid); a gathering copy costs more
+# per pixel than a contiguous one.
+COMPACT_SHARE = 0.6
 
 
 def axis_weights(taps: AxisTaps, length: int, ct) -> tuple[np.ndarray, np.ndarray]:
@@ -174,14 +181,25 @@ class _Plan:
         )
 
 
-def _prepare_avg(plan: _Plan, sel):
-    """Average pooling of the rois `sel`, prepared from their geometry once: a function of one
-    channels-last image block [H*W, Cb] -> [Kc, PH, PW, Cb]."""
+class _Prepared(NamedTuple):
+    """A chunk prepared from its rois' geometry once: `apply` maps one channels-last image block
+    [pixels, Cb] -> [Kc, PH, PW, Cb]; `product` is its sparse product where it has one (it reads
+    only the pixels of its matrix, which can then be renumbered onto a compacted image)."""
+
+    apply: Callable[[np.ndarray], np.ndarray]
+    product: _SparseProduct | None = None
+
+
+def _prepare_avg(plan: _Plan, sel) -> _Prepared:
+    """Average pooling of the rois `sel`."""
     ct, conv = plan.ct, plan.conv
     ty, tx = plan.taps(sel)
     count = _bin_counts(ty, tx)
     values, columns = _interpolation_rows(plan, ty, tx)
-    product = (_gathered_product if plan.small else _sparse_product)(values, columns, plan.height * plan.width)
+    if plan.small:
+        product, sparse = _gathered_product(values, columns, plan.height * plan.width), None
+    else:
+        product = sparse = _SparseProduct(values, columns, plan.height * plan.width)
     fill = None
     if conv.fill_value != 0:
         outside = count - _inside_counts(ty)[:, :, None] * _inside_counts(tx)[:, None, :]
@@ -193,14 +211,14 @@ def _prepare_avg(plan: _Plan, sel):
             out += fill
         return _mark_empty(out, count, conv)
 
-    return apply
+    return _Prepared(apply, sparse)
 
 
-def _prepare_max(plan: _Plan, sel):
-    """Max pooling of the rois `sel` as a function of one channels-last image block."""
+def _prepare_max(plan: _Plan, sel) -> _Prepared:
+    """Max pooling of the rois `sel`."""
     if plan.conv.whole_pixels and plan.conv.pooling == "max":
-        return lambda image: _pixel_max_chunk(plan, sel, image)
-    return lambda image: _max_chunk(plan, sel, image)
+        return _Prepared(lambda image: _pixel_max_chunk(plan, sel, image))
+    return _Prepared(lambda image: _max_chunk(plan, sel, image))
 
 
 def _pixel_max_chunk(plan: _Plan, sel, image: np.ndarray) -> np.ndarray:
@@ -238,21 +256,35 @@ def _interpolation_rows(plan: _Plan, ty: AxisTaps, tx: AxisTaps) -> tuple[np.nda
     return values.reshape(rows, -1), columns.reshape(rows, -1)
 
 
-def _sparse_product(values: np.ndarray, columns: np.ndarray, pixels: int):
-    """The padded rows values/columns as a CSR matrix: a function of an image block [pixels, Cb] -> [R, Cb]."""
-    import scipy.sparse
+class _SparseProduct:
+    """The padded rows values/columns [R, T] as a CSR matrix: called on an image block [pixels, Cb], -> [R, Cb]."""
 
-    # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
-    keep = values != 0
-    if keep.all():  # rows of one width, nothing to drop: the arrays are the matrix as they are
-        indptr = np.arange(0, values.size + 1, values.shape[1], dtype=columns.dtype)
-        data, indices = values.ravel(), columns.ravel()
-    else:
-        indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
-        np.cumsum(keep.sum(axis=1), out=indptr[1:])
-        data, indices = values[keep], columns[keep]
-    matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(values), pixels))
-    return lambda image: matrix @ image
+    def __init__(self, values: np.ndarray, columns: np.ndarray, pixels: int):
+        import scipy.sparse
+
+        # Dropping the zero entries (padding of ragged bins) costs less than multiplying them.
+        keep = values != 0
+        if keep.all():  # rows of one width, nothing to drop: the arrays are the matrix as they are
+            indptr = np.arange(0, values.size + 1, values.shape[1], dtype=columns.dtype)
+            data, indices = values.ravel(), columns.ravel()
+        else:
+            indptr = np.zeros(len(values) + 1, dtype=columns.dtype)
+            np.cumsum(keep.sum(axis=1), out=indptr[1:])
+            data, indices = values[keep], columns[keep]
+        self.matrix = scipy.sparse.csr_matrix((data, indices, indptr), shape=(len(values), pixels))
+
+    def __call__(self, image: np.ndarray) -> np.ndarray:
+        return self.matrix @ image
+
+    def pixels_read(self) -> np.ndarray:
+        """Which pixels of the image the matrix reads, a boolean mask."""
+        read = np.zeros(self.matrix.shape[1], dtype=bool)
+        read[self.matrix.indices] = True
+        return read
+
+    def renumber(self, position: np.ndarray) -> None:
+        """Read pixel `position[p]` where the matrix read pixel p (the image's rows compacted)."""
+        self.matrix.indices = position[self.matrix.indices]
 
 
 def _gathered_product(values: np.ndarray, columns: np.ndarray, pixels: int):
@@ -361,15 +393,20 @@ def _waves(plan: _Plan, chunks: list[np.ndarray]) -> list[list[np.ndarray]]:
     return waves
 
 
-def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, conv: Convention) -> np.ndarray:
+# `pool` can write its rows into a larger output (see engines.run)
+WRITES_INTO = True
+
+
+def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, conv: Convention, into=None) -> np.ndarray:
     """RoIAlign of `features` [N, C, H, W] over validated `rois` [K, 5] -> [K, C, PH, PW];
-    `spatial_scale` is one number or a (y, x) pair."""
+    `spatial_scale` is one number or a (y, x) pair. `into` (out, rows) writes roi i's result
+    into out[rows[i]] instead, and returns out."""
     features = np.asarray(features)
     ct = compute_dtype(features.dtype)
     _, c, h, w = features.shape
     ph, pw = output_size
-    out = np.empty((len(rois), c, ph, pw), dtype=features.dtype)
-    if out.size == 0:  # no rois, or no channels: nothing to pool
+    out, rows = into if into is not None else (np.empty((len(rois), c, ph, pw), dtype=features.dtype), None)
+    if len(rois) == 0 or c == 0:  # nothing to pool
         return out
     plan = _Plan(rois, features.shape, output_size, spatial_scale, conv, ct)
     prepare = _prepare_avg if conv.pooling == "avg" else _prepare_max
@@ -383,19 +420,37 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, con
             # average pooling keeps a wave of chunks' matrices across the blocks; max pooling keeps nothing
             for wave in _waves(plan, chunks) if conv.pooling == "avg" else [chunks]:
                 prepared = each(lambda sel: (sel, prepare(plan, sel)), wave)
+                pixels = _compact([chunk.product for _, chunk in prepared], h * w, each)
                 for c0, c1 in blocks:
                     image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
-                    channels_last(features[b, c0:c1], image, each, workers)
+                    channels_last(features[b, c0:c1], image, each, workers, pixels)
 
                     def run(job, image=image, c0=c0, c1=c1):
-                        sel, apply = job
+                        sel, chunk = job
                         # float16 output: values beyond its range (mmcv's -FLT_MAX for an empty bin)
                         # become infinities, as in a float16 kernel
                         with np.errstate(over="ignore"):
-                            out[sel, c0:c1] = apply(image)[..., : c1 - c0].transpose(0, 3, 1, 2)
+                            target = sel if rows is None else rows[sel]
+                            out[target, c0:c1] = chunk.apply(image)[..., : c1 - c0].transpose(0, 3, 1, 2)
 
                     each(run, prepared)
     return out
+
+
+def _compact(products: list[_SparseProduct | None], count: int, each) -> np.ndarray | None:
+    """The pixels that the chunks' sparse products read, in order, with the products renumbered to
+    read them from the first rows of the image; None where some chunk reads every pixel or they
+    read more than COMPACT_SHARE of the `count` pixels (then the whole image is copied)."""
+    if any(product is None for product in products):
+        return None
+    read = np.logical_or.reduce(each(lambda product: product.pixels_read(), products))
+    pixels = np.flatnonzero(read)
+    if len(pixels) > COMPACT_SHARE * count:
+        return None
+    position = np.zeros(count, dtype=products[0].matrix.indices.dtype)
+    position[pixels] = np.arange(len(pixels), dtype=position.dtype)
+    each(lambda product: product.renumber(position), products)
+    return pixels
 
 
 def _row_width(channels: int, ct) -> int:
@@ -417,31 +472,39 @@ def _mapper(workers: int):
         yield lambda fn, items: list(executor.map(fn, items))
 
 
-def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int) -> None:
+def channels_last(block: np.ndarray, out: np.ndarray, each, workers: int, pixels: np.ndarray | None = None) -> None:
     """Copy [Cb, H, W] into the first Cb columns of `out`, a contiguous [H*W, >= Cb] in the compute
-    dtype (the layout the gathers and the matrix product read), and zero the other columns.
+    dtype (the layout the gathers and the matrix product read), and zero the other columns; or,
+    given `pixels` (flat indices, in order), copy only those pixels, into the first rows of `out`.
 
     A direct transposing copy reads each cache line of the source many times, far apart. So the
     copy goes through a small staging block [Cb, a few hundred pixels] that stays in cache, whose
-    row stride is padded off a power of two so that its rows do not share cache sets; the pixels
-    are split among the workers.
+    row stride is off powers of two so that its rows do not share cache sets; the pixels are split
+    among the workers.
     """
     cb = block.shape[0]
     flat = block.reshape(cb, -1)
-    pixels = flat.shape[1]
-    step = max(16, STAGE_BYTES // (cb * out.itemsize))
-    share = -(-pixels // workers)
+    count = flat.shape[1] if pixels is None else len(pixels)
+    # an odd number of pixels per staging block keeps its row stride off multiples of 512 bytes
+    step = max(16, STAGE_BYTES // (cb * out.itemsize)) | 1
+    share = max(1, -(-count // workers))
 
     def copy(lo):
-        hi = min(pixels, lo + share)
+        hi = min(count, lo + share)
         out[lo:hi, cb:] = 0
-        stage = np.empty((cb, step + 64 // out.itemsize), dtype=out.dtype)
+        stage = np.empty(cb * step, dtype=out.dtype)
         for p0 in range(lo, hi, step):
-            part = stage[:, : min(step, hi - p0)]
-            part[...] = flat[:, p0 : p0 + part.shape[1]]
-            out[p0 : p0 + part.shape[1], :cb] = part.T
+            n = min(step, hi - p0)
+            part = stage[: cb * n].reshape(cb, n)
+            if pixels is None:
+                part[...] = flat[:, p0 : p0 + n]
+            elif flat.dtype == part.dtype:  # straight into the block (unbuffered: mode "clip"), NumPy's fastest gather
+                np.take(flat, pixels[p0 : p0 + n], axis=1, out=part, mode="clip")
+            else:
+                part[...] = flat[:, pixels[p0 : p0 + n]]
+            out[p0 : p0 + n, :cb] = part.T
 
-    each(copy, range(0, pixels, share))
+    each(copy, range(0, count, share))
 
 
 def pool_backward(
