@@ -6,7 +6,7 @@ Pure Python (no NumPy), so that the CLI can print it in --help without slowing `
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import InputError
 
@@ -19,8 +19,7 @@ LAYOUTS = {
 }
 
 
-@dataclass(frozen=True)
-class BoxFormat:
+class BoxFormat(NamedTuple):
     name: str
     layout: str  # a key of LAYOUTS: the order of the four coordinates
     space: str  # the coordinate space it is read in unless told otherwise

@@ -10,6 +10,7 @@ conversion is: read, filter, change space (coordinates.py), write. Engines take 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -50,8 +51,7 @@ class Boxes:
         return replace(self, xyxy=coordinates.convert(self.xyxy, self.space, space, frame), space=space)
 
 
-@dataclass(frozen=True)
-class Read:
+class Read(NamedTuple):
     boxes: Boxes
     padding: int = 0  # ssd padding rows (batch -1) dropped
 
@@ -414,8 +414,7 @@ def save(out: str, output, inputs=()) -> None:
 # ---------------------------------------------------------------- what `roialign pool` reads
 
 
-@dataclass(frozen=True)
-class ParsedRois:
+class ParsedRois(NamedTuple):
     boxes: Boxes  # in the space the caller named
     layout: str  # what the input was read as
     dropped: int = 0  # SSD padding rows removed

@@ -8,7 +8,7 @@ absolute -> feature computes x * spatial_scale exactly as the engines do.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -16,8 +16,7 @@ from .box_formats import check_space
 from .errors import InputError
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """What ties the spaces together: the input image's size and the feature map's scale."""
 
     image_size: tuple[int, int] | None = None  # (width, height) of the input image

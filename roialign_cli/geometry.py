@@ -20,7 +20,7 @@ adaptive grid sizes agree with them exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -45,8 +45,7 @@ def round_half_away(v: np.ndarray) -> np.ndarray:
     return whole + np.copysign(np.abs(v - whole) >= 0.5, v).astype(v.dtype)
 
 
-@dataclass(frozen=True)
-class AxisGeometry:
+class AxisGeometry(NamedTuple):
     """Per-roi layout of one axis (K-sized arrays in the compute dtype; `grid` is int: samples per
     bin, or for whole-pixel bins an upper bound on the pixels of a bin)."""
 
@@ -120,8 +119,7 @@ def _corner_points(start, c1, c2, end_extra, scale, pooled, conv: Convention, ct
     return start, (extent.astype(np.float64) * scale).astype(ct) / ct.type(pooled - 1)
 
 
-@dataclass(frozen=True)
-class AxisTaps:
+class AxisTaps(NamedTuple):
     """Bilinear taps of every sample along one axis, for a chunk of rois: arrays [Kc, P, G]."""
 
     low: np.ndarray

@@ -108,15 +108,13 @@ def tell(relative_warning: str | None, choice, backend: str) -> None:
 def read_rois(path: str, image_size: str | None, convention, scale):
     """The rois as parsed Boxes in absolute coordinates: relative ones x --image-size, else as given; and
     a warning (to print once the work is done) when they look relative but the convention reads pixels."""
-    from dataclasses import replace
-
     from .. import arrayio, boxes
     from ..coordinates import Frame
 
     parsed = boxes.parse_rois(arrayio.load_array(path, "rois"), "relative" if image_size else "absolute")
     if image_size:
         frame = Frame(image_size=parse_size(image_size, "image size"))
-        return replace(parsed, boxes=parsed.boxes.to_space("absolute", frame)), None
+        return parsed._replace(boxes=parsed.boxes.to_space("absolute", frame)), None
     return parsed, _relative_warning(parsed.boxes, scale) if convention.coordinates == "absolute" else None
 
 

@@ -13,9 +13,8 @@ it is usable (or where the features already live on a GPU) and NumPy else.
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
 from types import ModuleType
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ..errors import BackendUnavailable, InputError
 
@@ -36,8 +35,7 @@ class Engine(Protocol):
         sums in a fixed order where an engine would otherwise add atomically (CUDA)."""
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     name: str  # a key of ENGINES
     note: str | None = None  # why auto did not take CUDA, for a one-line note
 
@@ -46,12 +44,14 @@ class Choice:
         return get(self.name)
 
 
-@dataclass(frozen=True)
 class _Registered:
     """An engine module, with the position-sensitive mapping added where the module lacks it (the
     gradient's everywhere)."""
 
-    module: ModuleType
+    __slots__ = ("module",)
+
+    def __init__(self, module: ModuleType):
+        self.module = module
 
     def pool(self, features, rois, output_size, spatial_scale, convention, into=None):
         """`into` (out, rows): write roi i's result into out[rows[i]] and return out; the modules that
