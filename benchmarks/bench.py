@@ -20,7 +20,9 @@ uniformly inside the 1344x800 input image (so that the box fits), batch index un
 standard normal. Every workload has its own fixed seed (--seed plus its number).
 
 Each repeat runs every engine once, one after the other, so that all engines see the same machine
-state; the table gives the median. CPU engines: roialign's NumPy engine (os.cpu_count() threads),
+state, each after a pause of SETTLE_SECONDS: the peers' thread pools (onnxruntime's, OpenMP's, TBB's)
+keep spinning for a while after a call and would slow down whichever engine runs next; the table gives
+the median. CPU engines: roialign's NumPy engine (os.cpu_count() threads),
 torchvision's CPU op (torch.get_num_threads() threads; its roi_align kernel itself is serial), and,
 where installed, onnxruntime's CPU RoiAlign (a one-node opset-16 model) and OpenVINO's ROIAlign-9
 (f32), each with os.cpu_count() intra-op threads; the ratio to the fastest of them is roialign's
@@ -56,6 +58,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 
 IMAGE_SIZE = (1344, 800)  # (width, height) of the input image of workloads 2-5
 STRIDES = (4, 8, 16, 32)  # the pyramid's levels P2..P5 (workload 5)
+# Pause before each timed call, long enough for the previous engine's spinning threads to go to sleep.
+SETTLE_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -339,12 +343,14 @@ class Result:
 
 
 def interleaved(calls: dict, repeats: int) -> dict[str, list[float]]:
-    """Time each call `repeats` times, round-robin after one warm-up call each."""
+    """Time each call `repeats` times, round-robin after one warm-up call each, each call on a
+    settled machine (see SETTLE_SECONDS)."""
     for call in calls.values():
         call()
     times = {name: [] for name in calls}
     for _ in range(repeats):
         for name, call in calls.items():
+            time.sleep(SETTLE_SECONDS)
             started = time.perf_counter()
             call()
             times[name].append(time.perf_counter() - started)
@@ -782,7 +788,8 @@ def markdown(results, startup_rows, info, command, repeats, skipped=(), sections
         "```",
         "",
         f"Date: {time.strftime('%Y-%m-%d')}. Median of {repeats} repeats; every repeat runs all engines in turn, so",
-        "that they share the machine's state. Speed-up: torchvision's median over roialign's, same device.",
+        f"that they share the machine's state, each after a {SETTLE_SECONDS:g} s pause (the peers' thread pools spin",
+        "for a while after a call). Speed-up: torchvision's median over roialign's, same device.",
         "Working memory: peak resident memory a call adds beyond its own output, one fresh process per row.",
         "Max |diff|: largest absolute difference between roialign's and torchvision's outputs on identical inputs.",
         f"{_openblas_note()} They can be set on this project's machines and slow NumPy's BLAS: the command unsets",
