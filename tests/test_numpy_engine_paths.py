@@ -165,11 +165,14 @@ def test_compaction_reads_only_the_pixels_of_few_small_rois(rng, monkeypatch):
 def test_no_compaction_without_a_sparse_product_or_for_most_of_the_image(rng):
     values = np.ones((4, 2), dtype=np.float32)
     product = numpy_engine._SparseProduct(values, np.array([[0, 1], [2, 3], [0, 5], [6, 6]], np.int32), 10)
-    with numpy_engine._mapper(1) as each:
-        assert numpy_engine._compact([product, None], 10, each) is None
-        assert numpy_engine._compact([product], 10, each) is not None  # 6 of 10 pixels
-        assert numpy_engine._compact([product], 9, each) is None  # 6 of 9
-        np.testing.assert_array_equal(product.matrix.indices, [0, 1, 2, 3, 0, 4, 5, 5])
+    other = numpy_engine._SparseProduct(values[:1], np.array([[8, 1]], np.int32), 10)
+    with numpy_engine._mapper(2) as each:
+        assert numpy_engine._compact([product, None], 10, each, 2) is None
+        assert numpy_engine._compact([product, other], 11, each, 2) is None  # 7 of 11 pixels
+        pixels = numpy_engine._compact([product, other], 12, each, 2)  # 7 of 12
+    np.testing.assert_array_equal(pixels, [0, 1, 2, 3, 5, 6, 8])
+    np.testing.assert_array_equal(product.matrix.indices, [0, 1, 2, 3, 0, 4, 5, 5])
+    np.testing.assert_array_equal(other.matrix.indices, [6, 1])
 
 
 def test_chunks_cover_every_roi_once_balanced_costliest_first(rng, monkeypatch):

@@ -276,11 +276,9 @@ class _SparseProduct:
     def __call__(self, image: np.ndarray) -> np.ndarray:
         return self.matrix @ image
 
-    def pixels_read(self) -> np.ndarray:
-        """Which pixels of the image the matrix reads, a boolean mask."""
-        read = np.zeros(self.matrix.shape[1], dtype=bool)
+    def mark_read(self, read: np.ndarray) -> None:
+        """Set the pixels the matrix reads in `read`, a boolean mask over the image's pixels."""
         read[self.matrix.indices] = True
-        return read
 
     def renumber(self, position: np.ndarray) -> None:
         """Read pixel `position[p]` where the matrix read pixel p (the image's rows compacted)."""
@@ -420,7 +418,7 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, con
             # average pooling keeps a wave of chunks' matrices across the blocks; max pooling keeps nothing
             for wave in _waves(plan, chunks) if conv.pooling == "avg" else [chunks]:
                 prepared = each(lambda sel: (sel, prepare(plan, sel)), wave)
-                pixels = _compact([chunk.product for _, chunk in prepared], h * w, each)
+                pixels = _compact([chunk.product for _, chunk in prepared], h * w, each, workers)
                 for c0, c1 in blocks:
                     image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
                     channels_last(features[b, c0:c1], image, each, workers, pixels)
@@ -437,14 +435,22 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, con
     return out
 
 
-def _compact(products: list[_SparseProduct | None], count: int, each) -> np.ndarray | None:
+def _compact(products: list[_SparseProduct | None], count: int, each, workers: int) -> np.ndarray | None:
     """The pixels that the chunks' sparse products read, in order, with the products renumbered to
     read them from the first rows of the image; None where some chunk reads every pixel or they
-    read more than COMPACT_SHARE of the `count` pixels (then the whole image is copied)."""
+    read more than COMPACT_SHARE of the `count` pixels (then the whole image is copied). Each
+    worker marks the pixels of its share of the products in a mask of its own."""
     if any(product is None for product in products):
         return None
-    read = np.logical_or.reduce(each(lambda product: product.pixels_read(), products))
-    pixels = np.flatnonzero(read)
+
+    def mark(share):
+        read = np.zeros(count, dtype=bool)
+        for product in share:
+            product.mark_read(read)
+        return read
+
+    shares = [products[i::workers] for i in range(min(workers, len(products)))]
+    pixels = np.flatnonzero(np.logical_or.reduce(each(mark, shares)))
     if len(pixels) > COMPACT_SHARE * count:
         return None
     position = np.zeros(count, dtype=products[0].matrix.indices.dtype)
