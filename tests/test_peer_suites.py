@@ -55,19 +55,6 @@ MMCV_OUTPUTS = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "reference"])
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
-@pytest.mark.parametrize("case", range(len(MMCV_INPUTS)))
-def test_mmcv_roi_align_cases(case, dtype, backend):
-    features, rois = (np.array(a, dtype=dtype) for a in MMCV_INPUTS[case])
-    expected_output, expected_grad = (np.array(a) for a in MMCV_OUTPUTS[case])
-    call = dict(output_size=(2, 2), spatial_scale=1.0, sampling_ratio=2, aligned=True, preset="mmcv", backend=backend)
-    output = roi_align(features, rois, **call)
-    np.testing.assert_allclose(output.astype(np.float64), expected_output, atol=1e-3)
-    grad = roi_align_backward(np.ones_like(output), rois, features.shape, **call)
-    np.testing.assert_allclose(grad.astype(np.float64), expected_grad, atol=1e-3)
-
-
 MMCV_ROI_POOL_OUTPUTS = [
     ([[[[1.0, 2.0], [3.0, 4.0]]]], [[[[1.0, 1.0], [1.0, 1.0]]]]),
     ([[[[1.0, 2.0], [3.0, 4.0]], [[4.0, 3.0], [2.0, 1.0]]]], [[[[1.0, 1.0], [1.0, 1.0]], [[1.0, 1.0], [1.0, 1.0]]]]),
@@ -78,13 +65,22 @@ MMCV_ROI_POOL_OUTPUTS = [
 ]
 
 
+# mmcv's tests of both ops run on MMCV_INPUTS: (expected outputs and gradients, the call that is mmcv's op)
+MMCV_OPS = {
+    "roi_align": (MMCV_OUTPUTS, dict(sampling_ratio=2, aligned=True, preset="mmcv")),
+    "roi_pool": (MMCV_ROI_POOL_OUTPUTS, dict(preset="torchvision-roi-pool")),
+}
+
+
 @pytest.mark.parametrize("backend", ["numpy", "reference"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
 @pytest.mark.parametrize("case", range(len(MMCV_INPUTS)))
-def test_mmcv_roi_pool_cases(case, dtype, backend):
+@pytest.mark.parametrize("op", MMCV_OPS)
+def test_mmcv_cases(op, case, dtype, backend):
+    outputs, options = MMCV_OPS[op]
     features, rois = (np.array(a, dtype=dtype) for a in MMCV_INPUTS[case])
-    expected_output, expected_grad = (np.array(a) for a in MMCV_ROI_POOL_OUTPUTS[case])
-    call = dict(output_size=(2, 2), spatial_scale=1.0, preset="torchvision-roi-pool", backend=backend)
+    expected_output, expected_grad = (np.array(a) for a in outputs[case])
+    call = dict(output_size=(2, 2), spatial_scale=1.0, backend=backend, **options)
     output = roi_align(features, rois, **call)
     np.testing.assert_allclose(output.astype(np.float64), expected_output, atol=1e-3)
     grad = roi_align_backward(np.ones_like(output), rois, features.shape, features=features, **call)
