@@ -417,18 +417,18 @@ def pool(features: np.ndarray, rois: np.ndarray, output_size, spatial_scale, con
         for b, chunks in plan.chunks(blocks[0][1] - blocks[0][0], workers).items():
             # average pooling keeps a wave of chunks' matrices across the blocks; max pooling keeps nothing
             for wave in _waves(plan, chunks) if conv.pooling == "avg" else [chunks]:
-                prepared = each(lambda sel: (sel, prepare(plan, sel)), wave)
+                # each chunk with the output rows its rois fill
+                prepared = each(lambda sel: (sel if rows is None else rows[sel], prepare(plan, sel)), wave)
                 pixels = _compact([chunk.product for _, chunk in prepared], h * w, each, workers)
                 for c0, c1 in blocks:
                     image = buffer[: h * w * _row_width(c1 - c0, ct)].reshape(h * w, -1)
                     channels_last(features[b, c0:c1], image, each, workers, pixels)
 
                     def run(job, image=image, c0=c0, c1=c1):
-                        sel, chunk = job
+                        target, chunk = job
                         # float16 output: values beyond its range (mmcv's -FLT_MAX for an empty bin)
                         # become infinities, as in a float16 kernel
                         with np.errstate(over="ignore"):
-                            target = sel if rows is None else rows[sel]
                             out[target, c0:c1] = chunk.apply(image)[..., : c1 - c0].transpose(0, 3, 1, 2)
 
                     each(run, prepared)
